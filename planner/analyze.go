@@ -1,0 +1,284 @@
+package planner
+
+import (
+	pg_query "github.com/pganalyze/pg_query_go/v6"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sqlrouter/sqlrouter/shardmap"
+)
+
+// relRef is one table named in a FROM list (or as the target of a write).
+type relRef struct {
+	schema, name string // as written; schema may be ""
+	refName      string // the name columns are qualified with: alias, else table name
+	hidden       bool   // under an aliased join: not reachable by qualified name
+	table        *shardmap.Table
+	pin          *Pin // nil while no condition fixes the key
+	write        bool
+}
+
+// cteScope is the set of WITH names visible at a point of the tree.
+type cteScope struct {
+	names  map[string]bool
+	parent *cteScope
+}
+
+func (s *cteScope) has(name string) bool {
+	for ; s != nil; s = s.parent {
+		if s.names[name] {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *cteScope) with(names ...string) *cteScope {
+	if len(names) == 0 {
+		return s
+	}
+	m := make(map[string]bool, len(names))
+	for _, n := range names {
+		m[n] = true
+	}
+	return &cteScope{names: m, parent: s}
+}
+
+// analysis is what the planner learned about the tables of one statement.
+type analysis struct {
+	ctx *Context
+	// rels are all occurrences of tables in the shard map.
+	rels []*relRef
+	// unmapped names tables outside the map (catalogs included).
+	unmapped []string
+	// funcs is true when the statement calls functions (their results may
+	// differ between clusters).
+	funcs bool
+	// selectInto is true for SELECT ... INTO.
+	selectInto bool
+	// err is the first error met (e.g. an invalid key literal).
+	err error
+}
+
+func newAnalysis(ctx *Context) *analysis { return &analysis{ctx: ctx} }
+
+func (a *analysis) fail(err error) {
+	if a.err == nil {
+		a.err = err
+	}
+}
+
+// addRel resolves a RangeVar against the CTEs in scope and the shard map.
+func (a *analysis) addRel(rv *pg_query.RangeVar, sc *cteScope) *relRef {
+	if rv.Schemaname == "" && sc.has(rv.Relname) {
+		return nil // a WITH query, analyzed where it is defined
+	}
+	r := &relRef{schema: rv.Schemaname, name: rv.Relname, refName: rv.Relname}
+	if rv.Alias != nil && rv.Alias.Aliasname != "" {
+		r.refName = rv.Alias.Aliasname
+	}
+	r.table = a.ctx.lookupTable(rv.Schemaname, rv.Relname)
+	if r.table == nil {
+		name := rv.Relname
+		if rv.Schemaname != "" {
+			name = rv.Schemaname + "." + name
+		}
+		a.unmapped = append(a.unmapped, name)
+		return r
+	}
+	a.rels = append(a.rels, r)
+	return r
+}
+
+// visit walks any subtree, analyzing every query level found in it.
+func (a *analysis) visit(msg proto.Message, sc *cteScope) {
+	switch n := msg.(type) {
+	case nil:
+	case *pg_query.SelectStmt:
+		a.selectStmt(n, sc)
+	case *pg_query.InsertStmt:
+		a.insertStmt(n, sc)
+	case *pg_query.UpdateStmt:
+		a.updateStmt(n, sc)
+	case *pg_query.DeleteStmt:
+		a.deleteStmt(n, sc)
+	case *pg_query.RangeVar:
+		// A table named outside a FROM list we understand: it counts, and
+		// nothing fixes its key.
+		a.addRel(n, sc)
+	case *pg_query.LockingClause:
+		// FOR UPDATE OF names FROM items, not tables.
+	case *pg_query.FuncCall:
+		a.funcs = true
+		forEachChild(n, func(c proto.Message) { a.visit(c, sc) })
+	case *pg_query.SQLValueFunction:
+		a.funcs = true
+	default:
+		forEachChild(n, func(c proto.Message) { a.visit(c, sc) })
+	}
+}
+
+func (a *analysis) visitNodes(nodes []*pg_query.Node, sc *cteScope) {
+	for _, n := range nodes {
+		a.visit(unwrap(n), sc)
+	}
+}
+
+// withClause analyzes the WITH queries and returns the scope the rest of
+// the statement sees. A non-recursive WITH query sees only the ones before
+// it; a recursive one sees all.
+func (a *analysis) withClause(w *pg_query.WithClause, sc *cteScope) *cteScope {
+	if w == nil {
+		return sc
+	}
+	var names []string
+	for _, n := range w.Ctes {
+		if cte, ok := unwrap(n).(*pg_query.CommonTableExpr); ok {
+			names = append(names, cte.Ctename)
+		}
+	}
+	for i, n := range w.Ctes {
+		cte, ok := unwrap(n).(*pg_query.CommonTableExpr)
+		if !ok {
+			continue
+		}
+		inner := sc.with(names[:i]...)
+		if w.Recursive {
+			inner = sc.with(names...)
+		}
+		a.visit(unwrap(cte.Ctequery), inner)
+	}
+	return sc.with(names...)
+}
+
+// level is one FROM list with the tables it names.
+type level struct{ rels []*relRef }
+
+func (a *analysis) selectStmt(s *pg_query.SelectStmt, sc *cteScope) {
+	sc = a.withClause(s.WithClause, sc)
+	if s.IntoClause != nil {
+		a.selectInto = true
+	}
+	if s.Larg != nil || s.Rarg != nil {
+		a.selectStmt(s.Larg, sc)
+		a.selectStmt(s.Rarg, sc)
+		a.visitNodes(s.SortClause, sc)
+		a.visit(unwrap(s.LimitCount), sc)
+		a.visit(unwrap(s.LimitOffset), sc)
+		return
+	}
+	var lvl level
+	for _, f := range s.FromClause {
+		a.fromItem(f, &lvl, sc)
+	}
+	a.applyPins(a.qualPins(s.WhereClause, lvl.rels), lvl.rels)
+	a.visit(unwrap(s.WhereClause), sc)
+	a.visitNodes(s.TargetList, sc)
+	a.visitNodes(s.DistinctClause, sc)
+	a.visitNodes(s.GroupClause, sc)
+	a.visit(unwrap(s.HavingClause), sc)
+	a.visitNodes(s.WindowClause, sc)
+	a.visitNodes(s.ValuesLists, sc)
+	a.visitNodes(s.SortClause, sc)
+	a.visit(unwrap(s.LimitCount), sc)
+	a.visit(unwrap(s.LimitOffset), sc)
+}
+
+// fromItem adds the tables of one FROM item to lvl and returns them.
+func (a *analysis) fromItem(n *pg_query.Node, lvl *level, sc *cteScope) []*relRef {
+	switch x := unwrap(n).(type) {
+	case *pg_query.RangeVar:
+		r := a.addRel(x, sc)
+		if r == nil || r.table == nil {
+			return nil
+		}
+		lvl.rels = append(lvl.rels, r)
+		return []*relRef{r}
+	case *pg_query.JoinExpr:
+		left := a.fromItem(x.Larg, lvl, sc)
+		right := a.fromItem(x.Rarg, lvl, sc)
+		all := append(append([]*relRef(nil), left...), right...)
+		if x.Quals != nil {
+			// The ON condition filters rows only on the side(s) it can
+			// remove: both for an inner join, the nullable side of an
+			// outer join. Its unqualified names resolve within the join.
+			pins := a.qualPins(x.Quals, all)
+			switch x.Jointype {
+			case pg_query.JoinType_JOIN_INNER:
+				a.applyPins(pins, all)
+			case pg_query.JoinType_JOIN_LEFT:
+				a.applyPins(pins, right)
+			case pg_query.JoinType_JOIN_RIGHT:
+				a.applyPins(pins, left)
+			}
+			a.visit(unwrap(x.Quals), sc)
+		}
+		if x.Alias != nil {
+			for _, r := range all {
+				r.hidden = true
+			}
+		}
+		return all
+	case *pg_query.RangeTableSample:
+		rels := a.fromItem(x.Relation, lvl, sc)
+		a.visitNodes(x.Args, sc)
+		a.visit(unwrap(x.Repeatable), sc)
+		return rels
+	default:
+		a.visit(unwrap(n), sc)
+		return nil
+	}
+}
+
+// applyPins narrows the pins of the given tables with the pins of a
+// condition that filters their rows.
+func (a *analysis) applyPins(pins map[*relRef]*Pin, to []*relRef) {
+	for _, r := range to {
+		p, ok := pins[r]
+		if !ok {
+			continue
+		}
+		if r.pin == nil || len(p.Values) < len(r.pin.Values) {
+			r.pin = p
+		}
+	}
+}
+
+func (a *analysis) insertStmt(s *pg_query.InsertStmt, sc *cteScope) {
+	sc = a.withClause(s.WithClause, sc)
+	if r := a.addRel(s.Relation, sc); r != nil {
+		r.write = true
+	}
+	a.visit(unwrap(s.SelectStmt), sc)
+	a.visit(s.OnConflictClause, sc)
+	a.visitNodes(s.ReturningList, sc)
+}
+
+func (a *analysis) updateStmt(s *pg_query.UpdateStmt, sc *cteScope) {
+	sc = a.withClause(s.WithClause, sc)
+	a.writeWithWhere(s.Relation, s.FromClause, s.WhereClause, sc)
+	a.visitNodes(s.TargetList, sc)
+	a.visitNodes(s.ReturningList, sc)
+}
+
+func (a *analysis) deleteStmt(s *pg_query.DeleteStmt, sc *cteScope) {
+	sc = a.withClause(s.WithClause, sc)
+	a.writeWithWhere(s.Relation, s.UsingClause, s.WhereClause, sc)
+	a.visitNodes(s.ReturningList, sc)
+}
+
+// writeWithWhere analyzes the level of an UPDATE or DELETE: its target, the
+// FROM/USING tables and the WHERE that filters them all.
+func (a *analysis) writeWithWhere(rel *pg_query.RangeVar, from []*pg_query.Node, where *pg_query.Node, sc *cteScope) {
+	var lvl level
+	if r := a.addRel(rel, sc); r != nil {
+		r.write = true
+		if r.table != nil {
+			lvl.rels = append(lvl.rels, r)
+		}
+	}
+	for _, f := range from {
+		a.fromItem(f, &lvl, sc)
+	}
+	a.applyPins(a.qualPins(where, lvl.rels), lvl.rels)
+	a.visit(unwrap(where), sc)
+}

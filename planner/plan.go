@@ -1,0 +1,97 @@
+package planner
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Plan is what the router does for one statement. Plans are immutable and
+// shared between sessions through the plan cache.
+type Plan interface {
+	// explain writes the plan as EXPLAIN and the golden tests show it.
+	explain(b *strings.Builder)
+}
+
+// Explain prints a plan.
+func Explain(p Plan) string {
+	var b strings.Builder
+	p.explain(&b)
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// Statement is one statement of a Query message (or the only statement of a
+// prepared statement) with its plan.
+type Statement struct {
+	// SQL is the statement's own text.
+	SQL string
+	// CharOffset is the number of characters before SQL in the message's
+	// text, to translate error positions reported by a shard.
+	CharOffset int
+	// Plan is what to do.
+	Plan Plan
+}
+
+// Empty is an empty query (only whitespace, comments or semicolons).
+type Empty struct{}
+
+func (*Empty) explain(b *strings.Builder) { b.WriteString("Empty\n") }
+
+// Route runs the statement's text unchanged on one cluster.
+type Route struct {
+	SQL    string
+	Target Target
+	// Write is true for statements that change data or schema.
+	Write bool
+	// DeclareCursor names the cursor a DECLARE opens, so later FETCH, MOVE
+	// and CLOSE go where it lives.
+	DeclareCursor string
+}
+
+func (r *Route) explain(b *strings.Builder) {
+	kind := "Route"
+	if r.Write {
+		kind = "Route (write)"
+	}
+	fmt.Fprintf(b, "%s: %s\n", kind, r.Target.String())
+	if r.DeclareCursor != "" {
+		fmt.Fprintf(b, "  declares cursor %s\n", r.DeclareCursor)
+	}
+}
+
+// Broadcast runs the statement's text unchanged on every listed cluster,
+// atomically when Transactional (DDL, writes to reference tables), else one
+// cluster after another outside a transaction (VACUUM).
+type Broadcast struct {
+	SQL           string
+	Clusters      []string
+	Transactional bool
+	// Reason says why every cluster gets it, for EXPLAIN.
+	Reason string
+}
+
+func (p *Broadcast) explain(b *strings.Builder) {
+	mode := "atomic"
+	if !p.Transactional {
+		mode = "one by one, no transaction"
+	}
+	fmt.Fprintf(b, "Broadcast (%s): %s\n  %s\n", mode, strings.Join(p.Clusters, ", "), p.Reason)
+}
+
+// CursorCommand is FETCH, MOVE or CLOSE of a cursor: it runs where the
+// cursor was declared.
+type CursorCommand struct {
+	SQL string
+	// Name is the cursor's name; "" with All for CLOSE ALL.
+	Name string
+	All  bool
+	// Close is true for CLOSE.
+	Close bool
+}
+
+func (p *CursorCommand) explain(b *strings.Builder) {
+	if p.All {
+		b.WriteString("Close every cursor\n")
+		return
+	}
+	fmt.Fprintf(b, "Cursor %s: where it was declared\n", p.Name)
+}

@@ -1,0 +1,134 @@
+package planner
+
+import (
+	"errors"
+	"strings"
+	"unicode/utf8"
+
+	pg_query "github.com/pganalyze/pg_query_go/v6"
+	pgparser "github.com/pganalyze/pg_query_go/v6/parser"
+
+	"github.com/sqlrouter/sqlrouter/pgerror"
+)
+
+// Planner plans statements and caches the plans. Its zero value is not
+// usable; call New. It is safe for concurrent use.
+type Planner struct {
+	cache *planCache
+}
+
+// Options configure a Planner. The zero value is sane.
+type Options struct {
+	// CacheSize bounds the number of cached statement texts (default 4096).
+	CacheSize int
+}
+
+// New makes a planner.
+func New(opts Options) *Planner {
+	if opts.CacheSize <= 0 {
+		opts.CacheSize = 4096
+	}
+	return &Planner{cache: newPlanCache(opts.CacheSize)}
+}
+
+// PlanQuery plans the text of a simple-protocol Query message: zero or more
+// statements separated by semicolons. A syntax error anywhere fails the
+// whole text, as in PostgreSQL.
+func (p *Planner) PlanQuery(ctx Context, sql string) ([]Statement, error) {
+	key := cacheKey{rev: ctx.Revision, searchPath: ctx.SearchPath, sql: sql}
+	if e, ok := p.cache.get(key); ok {
+		return e.stmts, e.err
+	}
+	stmts, err := planText(&ctx, sql)
+	p.cache.put(key, cacheEntry{stmts: stmts, err: err})
+	return stmts, err
+}
+
+// PlanPrepared plans the text of a Parse message: at most one statement
+// (none gives an Empty plan).
+func (p *Planner) PlanPrepared(ctx Context, sql string) (Statement, error) {
+	key := cacheKey{rev: ctx.Revision, searchPath: ctx.SearchPath, sql: sql, prepared: true, oids: oidKey(ctx.ParamOIDs)}
+	if e, ok := p.cache.get(key); ok {
+		if e.err != nil {
+			return Statement{}, e.err
+		}
+		return e.stmts[0], nil
+	}
+	stmts, err := planText(&ctx, sql)
+	if err == nil {
+		switch len(stmts) {
+		case 0:
+			stmts = []Statement{{SQL: sql, Plan: &Empty{}}}
+		case 1:
+		default:
+			err = pgerror.New(pgerror.SyntaxError, "cannot insert multiple commands into a prepared statement")
+		}
+	}
+	p.cache.put(key, cacheEntry{stmts: stmts, err: err})
+	if err != nil {
+		return Statement{}, err
+	}
+	return stmts[0], nil
+}
+
+func planText(ctx *Context, sql string) ([]Statement, error) {
+	tree, err := pg_query.Parse(sql)
+	if err != nil {
+		return nil, syntaxError(err)
+	}
+	ctx.version = tree.Version
+	out := make([]Statement, 0, len(tree.Stmts))
+	for _, raw := range tree.Stmts {
+		text, offset := stmtText(sql, raw)
+		plan, err := planStatement(ctx, raw, text)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Statement{SQL: text, CharOffset: utf8.RuneCountInString(sql[:offset]), Plan: plan})
+	}
+	// Every statement of a text is planned before any runs, with the
+	// search_path of the moment: one that changes it must come last.
+	for i, st := range out[:max(len(out)-1, 0)] {
+		if changesSearchPath(st.Plan) {
+			return nil, pgerror.Unsupported("a statement that changes search_path (statement %d) followed by other statements in one query string is not supported", i+1).
+				WithHint("Send the SET as a query of its own.")
+		}
+	}
+	return out, nil
+}
+
+// stmtText cuts one statement's text out of the message, without the
+// leading blanks pg_query includes.
+func stmtText(sql string, raw *pg_query.RawStmt) (string, int) {
+	start := int(raw.StmtLocation)
+	end := len(sql)
+	if raw.StmtLen > 0 {
+		end = start + int(raw.StmtLen)
+	}
+	if start < 0 || start > len(sql) || end > len(sql) || start > end {
+		return sql, 0
+	}
+	text := sql[start:end]
+	trimmed := strings.TrimLeft(text, " \t\r\n\f")
+	return trimmed, start + len(text) - len(trimmed)
+}
+
+func syntaxError(err error) error {
+	var pe *pgparser.Error
+	if errors.As(err, &pe) {
+		e := pgerror.New(pgerror.SyntaxError, "%s", pe.Message)
+		e.Position = int32(pe.Cursorpos)
+		return e
+	}
+	return pgerror.New(pgerror.SyntaxError, "%s", err.Error())
+}
+
+func changesSearchPath(p Plan) bool {
+	switch p := p.(type) {
+	case *SessionSet:
+		return p.Name == "search_path" || p.Name == "all"
+	case *Discard:
+		return p.All
+	}
+	return false
+}

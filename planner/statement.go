@@ -1,0 +1,241 @@
+package planner
+
+import (
+	"fmt"
+	"strings"
+
+	pg_query "github.com/pganalyze/pg_query_go/v6"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sqlrouter/sqlrouter/pgerror"
+)
+
+// planStatement plans one parsed statement whose text is sql.
+func planStatement(ctx *Context, raw *pg_query.RawStmt, sql string) (Plan, error) {
+	switch s := unwrap(raw.Stmt).(type) {
+	case *pg_query.SelectStmt, *pg_query.UpdateStmt, *pg_query.DeleteStmt:
+		return planDML(ctx, s, sql)
+	case *pg_query.InsertStmt:
+		return planInsert(ctx, s, sql)
+	case *pg_query.TransactionStmt:
+		return planTransaction(s, sql)
+	case *pg_query.VariableSetStmt:
+		return planSet(s, sql)
+	case *pg_query.VariableShowStmt:
+		name := strings.ToLower(s.Name)
+		if strings.HasPrefix(name, "sqlrouter.") {
+			return &ShowRouter{Name: name}, nil
+		}
+		return defaultRoute(ctx, sql, false), nil
+	case *pg_query.DiscardStmt:
+		return &Discard{SQL: sql, All: s.Target == pg_query.DiscardMode_DISCARD_ALL}, nil
+	case *pg_query.DeallocateStmt:
+		if !s.Isall {
+			return nil, pgerror.New(pgerror.UndefinedPreparedStmt, "prepared statement \"%s\" does not exist", s.Name)
+		}
+		return &Deallocate{All: true}, nil
+	case *pg_query.PrepareStmt, *pg_query.ExecuteStmt:
+		return nil, pgerror.Unsupported("SQL-level PREPARE and EXECUTE are not supported").
+			WithHint("Use the extended query protocol (your driver's prepared statements) instead.")
+	case *pg_query.DeclareCursorStmt:
+		return planDeclare(ctx, s, sql)
+	case *pg_query.FetchStmt:
+		return &CursorCommand{SQL: sql, Name: s.Portalname}, nil
+	case *pg_query.ClosePortalStmt:
+		return &CursorCommand{SQL: sql, Name: s.Portalname, All: s.Portalname == "", Close: true}, nil
+	case *pg_query.ExplainStmt:
+		return planExplain(ctx, s, sql)
+	case *pg_query.CopyStmt:
+		return planCopy(ctx, s, sql)
+	case nil:
+		return &Empty{}, nil
+	default:
+		return planUtility(ctx, s, sql)
+	}
+}
+
+// planDML plans a SELECT, UPDATE or DELETE (with any WITH queries,
+// subqueries and joins).
+func planDML(ctx *Context, stmt proto.Message, sql string) (Plan, error) {
+	a := newAnalysis(ctx)
+	a.visit(stmt, nil)
+	if a.err != nil {
+		return nil, a.err
+	}
+	write := a.selectInto || hasLocking(stmt)
+	for _, r := range a.rels {
+		write = write || r.write
+	}
+	switch stmt.(type) {
+	case *pg_query.UpdateStmt, *pg_query.DeleteStmt:
+		write = true
+		if u, ok := stmt.(*pg_query.UpdateStmt); ok {
+			if err := checkKeyNotUpdated(ctx, u); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if a.selectInto && len(a.rels) > 0 {
+		return nil, pgerror.Unsupported("SELECT ... INTO with tables of the shard map is not supported").
+			WithHint("Use CREATE TABLE and INSERT, or read the rows into your application.")
+	}
+	return routeFor(ctx, a, sql, write)
+}
+
+// hasLocking reports SELECT ... FOR UPDATE/SHARE: it takes row locks, so it
+// belongs with writes on a primary.
+func hasLocking(stmt proto.Message) bool {
+	s, ok := stmt.(*pg_query.SelectStmt)
+	return ok && len(s.LockingClause) > 0
+}
+
+// routeFor chooses where a statement whose tables were analyzed runs.
+func routeFor(ctx *Context, a *analysis, sql string, write bool) (Plan, error) {
+	var dist, refs, refWrites []*relRef
+	for _, r := range a.rels {
+		switch {
+		case r.table.Vertical != nil:
+			return nil, pgerror.Unsupported("vertically partitioned table %s is not supported yet", tableName(r.table))
+		case r.table.Reference:
+			refs = append(refs, r)
+			if r.write {
+				refWrites = append(refWrites, r)
+			}
+		default:
+			dist = append(dist, r)
+		}
+	}
+	if len(refWrites) > 0 {
+		return planReferenceWrite(ctx, a, refWrites[0], sql, len(dist) > 0)
+	}
+	t := Target{}
+	switch {
+	case len(dist) > 0:
+		if len(a.unmapped) > 0 {
+			return nil, mixedTablesError(dist[0], a.unmapped[0])
+		}
+		for _, r := range dist {
+			if r.pin == nil {
+				return nil, unpinnedError(r)
+			}
+			t.addPin(*r.pin)
+		}
+		if t.finish(); len(t.Static) > 1 {
+			return nil, severalClustersError(t.Static)
+		}
+	case len(refs) > 0 && len(a.unmapped) == 0 && !write:
+		// Reference tables only: any copy answers.
+		def := ctx.Map.DefaultClusterName()
+		t.AnyOf = append(t.AnyOf, def)
+		for _, c := range ctx.Map.ClusterNames {
+			if c != def {
+				t.AnyOf = append(t.AnyOf, c)
+			}
+		}
+	default:
+		// Tables outside the map (and catalogs) live on the default
+		// cluster, which also holds a copy of every reference table.
+		t.addStatic(ctx.Map.DefaultClusterName())
+	}
+	t.finish()
+	return &Route{SQL: sql, Target: t, Write: write}, nil
+}
+
+func defaultRoute(ctx *Context, sql string, write bool) *Route {
+	t := Target{}
+	t.addStatic(ctx.Map.DefaultClusterName())
+	return &Route{SQL: sql, Target: t, Write: write}
+}
+
+// planReferenceWrite sends a write of a reference table to every copy.
+func planReferenceWrite(ctx *Context, a *analysis, r *relRef, sql string, withDistributed bool) (Plan, error) {
+	switch {
+	case withDistributed:
+		return nil, pgerror.Unsupported("a write to reference table %s that also reads distributed tables is not supported", tableName(r.table))
+	case len(a.unmapped) > 0:
+		return nil, pgerror.Unsupported("a write to reference table %s that also reads table %s outside the shard map is not supported", tableName(r.table), a.unmapped[0])
+	case a.funcs:
+		return nil, pgerror.Unsupported("a write to reference table %s that calls functions is not supported: each copy could compute a different value", tableName(r.table)).
+			WithHint("Compute the value in the application and pass it as a constant or parameter.")
+	}
+	return &Broadcast{SQL: sql, Clusters: ctx.Map.ClusterNames, Transactional: true, Reason: fmt.Sprintf("write to reference table %s", tableName(r.table))}, nil
+}
+
+func unpinnedError(r *relRef) error {
+	return pgerror.Unsupported("table %s is not restricted to one value of its distribution key %s; statements that span clusters are not supported yet", tableName(r.table), r.table.Key).
+		WithHint("Add a condition such as %s = constant (or = $1).", r.table.Key)
+}
+
+func mixedTablesError(r *relRef, unmapped string) error {
+	return pgerror.Unsupported("statement combines distributed table %s with table %s, which is not in the shard map", tableName(r.table), unmapped).
+		WithHint("Add %s to the shard map (as a reference table, for example).", unmapped)
+}
+
+// checkKeyNotUpdated refuses an UPDATE that assigns the distribution key:
+// the row would have to move to another cluster.
+func checkKeyNotUpdated(ctx *Context, u *pg_query.UpdateStmt) error {
+	t := ctx.lookupTable(u.Relation.Schemaname, u.Relation.Relname)
+	if t == nil || t.Distribution == nil {
+		return nil
+	}
+	for _, n := range u.TargetList {
+		rt, ok := unwrap(n).(*pg_query.ResTarget)
+		if !ok {
+			continue
+		}
+		if rt.Name == t.Key {
+			return pgerror.Unsupported("UPDATE of distribution key column %s of table %s is not supported", t.Key, tableName(t)).
+				WithHint("Delete the row and insert it with the new key in one transaction.")
+		}
+		if _, multi := unwrap(rt.Val).(*pg_query.MultiAssignRef); multi && rt.Name == t.Key {
+			return pgerror.Unsupported("UPDATE of distribution key column %s of table %s is not supported", t.Key, tableName(t))
+		}
+	}
+	return nil
+}
+
+func planDeclare(ctx *Context, s *pg_query.DeclareCursorStmt, sql string) (Plan, error) {
+	inner, err := planDML(ctx, unwrap(s.Query), sql)
+	if err != nil {
+		return nil, err
+	}
+	r, ok := inner.(*Route)
+	if !ok {
+		return nil, pgerror.Unsupported("DECLARE of a cursor over a statement that runs on several clusters is not supported")
+	}
+	return &Route{SQL: sql, Target: r.Target, Write: r.Write, DeclareCursor: s.Portalname}, nil
+}
+
+func planExplain(ctx *Context, s *pg_query.ExplainStmt, sql string) (Plan, error) {
+	inner, err := planStatement(ctx, &pg_query.RawStmt{Stmt: s.Query}, sql)
+	if err != nil {
+		return nil, err
+	}
+	r, ok := inner.(*Route)
+	if !ok {
+		return nil, pgerror.Unsupported("EXPLAIN of a statement that does not run on exactly one cluster is not supported yet")
+	}
+	// EXPLAIN ANALYZE runs the statement: it keeps the statement's write
+	// flag.
+	return &Route{SQL: sql, Target: r.Target, Write: r.Write}, nil
+}
+
+func planCopy(ctx *Context, s *pg_query.CopyStmt, sql string) (Plan, error) {
+	if s.Query != nil {
+		inner, err := planDML(ctx, unwrap(s.Query), sql)
+		if err != nil {
+			return nil, err
+		}
+		r, ok := inner.(*Route)
+		if !ok {
+			return nil, pgerror.Unsupported("COPY of a query that runs on several clusters is not supported yet")
+		}
+		return &Route{SQL: sql, Target: r.Target, Write: r.Write}, nil
+	}
+	if s.Relation != nil {
+		if t := ctx.lookupTable(s.Relation.Schemaname, s.Relation.Relname); t != nil {
+			return nil, pgerror.Unsupported("COPY of table %s of the shard map is not supported yet", tableName(t))
+		}
+	}
+	return defaultRoute(ctx, sql, s.IsFrom), nil
+}
