@@ -1,0 +1,227 @@
+package executor
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/sqlrouter/sqlrouter/backend"
+	"github.com/sqlrouter/sqlrouter/pgerror"
+	"github.com/sqlrouter/sqlrouter/shardmap"
+	"github.com/sqlrouter/sqlrouter/txn"
+)
+
+// Client is the client side of a session as the executor sees it.
+type Client interface {
+	// WriteRaw queues one message (type byte and body) for the client; the
+	// body is copied before WriteRaw returns.
+	WriteRaw(typ byte, body []byte)
+	// Send queues a message for the client.
+	Send(msg pgproto3.BackendMessage)
+	// Flush writes the queued messages.
+	Flush() error
+	// ReceiveCopy returns the client's next CopyData, CopyDone or CopyFail
+	// during COPY FROM STDIN. The message is valid until the next call.
+	ReceiveCopy() (pgproto3.FrontendMessage, error)
+}
+
+// Dialer opens backend sessions.
+type Dialer interface {
+	// Dial connects to the primary of a cluster at url with the session's
+	// startup parameters.
+	Dial(ctx context.Context, cluster, url string, params map[string]string) (*backend.Conn, error)
+}
+
+// Config is shared by every session of a router.
+type Config struct {
+	Dialer      Dialer
+	Coordinator *txn.Coordinator
+	Logger      *slog.Logger
+	// Version is the router's version, for SHOW sqlrouter.version.
+	Version string
+}
+
+// txState is the client-visible transaction state.
+type txState int
+
+const (
+	txIdle   txState = iota // no explicit transaction block
+	txBlock                 // inside BEGIN ... COMMIT
+	txFailed                // inside a block after an error: only ROLLBACK helps
+)
+
+// Session executes one client's statements. It is not safe for concurrent
+// use, except Cancel.
+type Session struct {
+	cfg    *Config
+	client Client
+	snap   *shardmap.Snapshot
+
+	// startupParams are the client's startup parameters for backends.
+	startupParams map[string]string
+	// conns are the backend sessions by cluster.
+	conns map[string]*conn
+
+	state txState
+	// beginSQL is the BEGIN text replayed on clusters joining the block.
+	beginSQL string
+	// coordinated is true when every participant got BEGIN (explicit
+	// blocks, and implicit transactions that span clusters or statements).
+	coordinated bool
+	// participants are the conns in the current transaction, in join order.
+	participants []*conn
+	// savepoints are the open savepoints, oldest first.
+	savepoints []string
+
+	settings settings
+	// cursors maps an open cursor to its cluster.
+	cursors map[string]string
+
+	pipe pipeline
+	ext  extendedState
+
+	// reported are the ParameterStatus values the client has seen.
+	reported map[string]string
+	// cancelable lists the backend sessions for Cancel, which runs on
+	// another goroutine.
+	cancelable atomic.Pointer[[]*backend.Conn]
+}
+
+// NewSession makes a session. startupParams are the client's startup
+// parameters to pass to backends (application_name, DateStyle, ...).
+func NewSession(cfg *Config, client Client, startupParams map[string]string) *Session {
+	s := &Session{
+		cfg:           cfg,
+		client:        client,
+		startupParams: startupParams,
+		conns:         map[string]*conn{},
+		cursors:       map[string]string{},
+		reported:      map[string]string{},
+	}
+	s.ext.init()
+	return s
+}
+
+// SetSnapshot gives the shard map the next statements run against.
+func (s *Session) SetSnapshot(snap *shardmap.Snapshot) { s.snap = snap }
+
+// TxStatus is the status byte for ReadyForQuery: 'I', 'T' or 'E'.
+func (s *Session) TxStatus() byte {
+	switch s.state {
+	case txBlock:
+		return 'T'
+	case txFailed:
+		return 'E'
+	}
+	return 'I'
+}
+
+// SearchPath is the session's effective search_path ("" = default), which
+// planning depends on.
+func (s *Session) SearchPath() string { return s.settings.value("search_path") }
+
+// Cancel asks every backend session of the client to cancel what it runs:
+// a statement that fans out stops everywhere. It may be called from any
+// goroutine.
+func (s *Session) Cancel(ctx context.Context) {
+	list := s.cancelable.Load()
+	if list == nil {
+		return
+	}
+	var wg sync.WaitGroup
+	for _, c := range *list {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.Cancel(ctx); err != nil {
+				s.cfg.Logger.Debug("cancel request failed", "addr", c.Addr(), "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// publishConns refreshes the list Cancel reads.
+func (s *Session) publishConns() {
+	list := make([]*backend.Conn, 0, len(s.conns))
+	for _, c := range s.conns {
+		list = append(list, c.Conn)
+	}
+	s.cancelable.Store(&list)
+}
+
+// Open connects to the default cluster and returns the ParameterStatus
+// values its server reported, which the front end passes on to the
+// client at startup. A startup parameter the server rejects fails here,
+// as it would when connecting to PostgreSQL.
+func (s *Session) Open(ctx context.Context) (map[string]string, error) {
+	c, err := s.conn(ctx, s.snap.Map.DefaultClusterName())
+	if err != nil {
+		return nil, err
+	}
+	maps.Copy(s.reported, c.ServerParams)
+	return c.ServerParams, nil
+}
+
+// Close ends every backend session.
+func (s *Session) Close() {
+	for _, c := range s.conns {
+		c.Close()
+	}
+	clear(s.conns)
+	s.publishConns()
+}
+
+// conn returns the session's backend session for a cluster, connecting
+// (and replaying the session's settings) when needed. It does not join the
+// transaction.
+func (s *Session) conn(ctx context.Context, cluster string) (*conn, error) {
+	m := s.snap.Map
+	cl, ok := m.Clusters[cluster]
+	if !ok {
+		return nil, pgerror.New(pgerror.InternalError, "cluster %q is not in the shard map", cluster)
+	}
+	c := s.conns[cluster]
+	if c != nil && (c.Broken() || (c.url != cl.Primary && !c.participant)) {
+		// The cluster moved in the shard map, or the connection died: start
+		// over (a broken participant fails its transaction elsewhere).
+		if c.participant {
+			return nil, pgerror.New(pgerror.ConnectionFailure, "connection to cluster %s was lost inside the transaction", cluster)
+		}
+		c.Close()
+		delete(s.conns, cluster)
+		s.publishConns()
+		c = nil
+	}
+	if c == nil {
+		bc, err := s.cfg.Dialer.Dial(ctx, cluster, cl.Primary, s.startupParams)
+		if err != nil {
+			return nil, connectError(cluster, err)
+		}
+		c = &conn{Conn: bc, cluster: cluster, url: cl.Primary}
+		s.conns[cluster] = c
+		s.publishConns()
+	}
+	return c, nil
+}
+
+func connectError(cluster string, err error) error {
+	e := pgerror.New(pgerror.ConnectionFailure, "could not connect to cluster %s: %v", cluster, err)
+	return e
+}
+
+// sortedClusters lists the keys of the session's conns in order.
+func (s *Session) sortedClusters() []string {
+	out := slices.Collect(maps.Keys(s.conns))
+	sort.Strings(out)
+	return out
+}
+
+func (s *Session) String() string { return fmt.Sprintf("session(%d conns)", len(s.conns)) }
