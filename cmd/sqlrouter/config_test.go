@@ -1,0 +1,88 @@
+package main
+
+import (
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sqlrouter/sqlrouter/router"
+)
+
+const sampleConfig = "../../docs/sqlrouter.example.yaml"
+
+// The sample configuration in the repository loads, every key it sets
+// arrives in router.Config, and it mentions every key there is.
+func TestSampleConfigLoads(t *testing.T) {
+	cfg, err := loadConfig(sampleConfig, serveCommand().Flags(), serveFlags)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := router.Config{
+		Listen:   "127.0.0.1:6432",
+		RouterID: "router-a",
+		Etcd:     router.EtcdConfig{Endpoints: []string{"127.0.0.1:2379"}, Key: "/sqlrouter/shardmap", DialTimeout: 5 * time.Second},
+		Auth: router.AuthConfig{Method: "scram-sha-256", Users: []router.UserConfig{
+			{Name: "app", Password: "change-me"},
+			{Name: "reporting", Password: "SCRAM-SHA-256$4096:c3Fscm91dGVyLXNhbXBsZQ==$z/S9mQaVXREDkJr+AiMfiBsiw+l8JYB72Bq5wg5Bawg=:OCKkDP8iKubj/zV6pXO59pWD9B0orqC54WzZL6DItME="},
+		}},
+		Backend: router.BackendConfig{User: "postgres", Clusters: map[string]router.Credentials{"s1": {User: "router_s1", Password: "s1-secret"}}, ConnectTimeout: 5 * time.Second},
+		Pool:    router.PoolConfig{MaxConnsPerNode: 100},
+		Limits:  router.LimitsConfig{MaxMessageSize: 64 << 20, StartupTimeout: 15 * time.Second},
+		Log:     router.LogConfig{Level: "info", Format: "text"},
+	}
+	if !reflect.DeepEqual(cfg, want) {
+		t.Errorf("loaded\n%+v\nwant\n%+v", cfg, want)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("the sample configuration does not validate: %v", err)
+	}
+	text, err := os.ReadFile(sampleConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range configKeys() {
+		leaf := key[strings.LastIndex(key, ".")+1:]
+		if !strings.Contains(string(text), leaf+":") {
+			t.Errorf("the sample configuration does not document %s", key)
+		}
+	}
+}
+
+// The environment overrides the file and flags override the environment.
+func TestConfigPrecedence(t *testing.T) {
+	t.Setenv("SQLROUTER_LISTEN", "127.0.0.1:7000")
+	t.Setenv("SQLROUTER_ETCD_ENDPOINTS", "etcd-a:2379,etcd-b:2379")
+	t.Setenv("SQLROUTER_POOL_MAX_CONNS_PER_NODE", "7")
+	t.Setenv("SQLROUTER_LIMITS_STARTUP_TIMEOUT", "3s")
+	cmd := serveCommand()
+	if err := cmd.Flags().Parse([]string{"--listen", "127.0.0.1:8000"}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig(sampleConfig, cmd.Flags(), serveFlags)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != "127.0.0.1:8000" {
+		t.Errorf("listen = %q: the flag must win", cfg.Listen)
+	}
+	if !reflect.DeepEqual(cfg.Etcd.Endpoints, []string{"etcd-a:2379", "etcd-b:2379"}) {
+		t.Errorf("etcd.endpoints = %q: the environment must win over the file", cfg.Etcd.Endpoints)
+	}
+	if cfg.Pool.MaxConnsPerNode != 7 || cfg.Limits.StartupTimeout != 3*time.Second {
+		t.Errorf("pool %d, startup timeout %v from the environment", cfg.Pool.MaxConnsPerNode, cfg.Limits.StartupTimeout)
+	}
+	if cfg.Auth.Method != "scram-sha-256" {
+		t.Errorf("auth.method %q: unset keys come from the file", cfg.Auth.Method)
+	}
+}
+
+// A typo in the configuration file is an error, not a silently ignored key.
+func TestConfigRejectsUnknownKeys(t *testing.T) {
+	f := t.TempDir() + "/bad.yaml"
+	os.WriteFile(f, []byte("listen: 127.0.0.1:1\npool:\n  max_conns_per_nod: 3\n"), 0o644)
+	if _, err := loadConfig(f, serveCommand().Flags(), serveFlags); err == nil || !strings.Contains(err.Error(), "max_conns_per_nod") {
+		t.Errorf("unknown key: %v", err)
+	}
+}

@@ -1,0 +1,112 @@
+package proxy
+
+import (
+	"encoding/binary"
+	"net"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/sqlrouter/sqlrouter/executor"
+	"github.com/sqlrouter/sqlrouter/pgerror"
+)
+
+// clientSession is one client connection.
+type clientSession struct {
+	srv  *Server
+	nc   net.Conn
+	be   *pgproto3.Backend
+	wbuf []byte
+	werr error
+
+	pid    uint32
+	secret []byte
+	user   string
+
+	exec  *executor.Session
+	stmts map[string]*preparedStatement
+}
+
+// preparedStatement is a client's statement with the shard map revision
+// its plan was made for.
+type preparedStatement struct {
+	*executor.Prepared
+	rev int64
+}
+
+// WriteRaw queues a message for the client (executor.Client).
+func (cs *clientSession) WriteRaw(typ byte, body []byte) {
+	cs.wbuf = append(cs.wbuf, typ, 0, 0, 0, 0)
+	binary.BigEndian.PutUint32(cs.wbuf[len(cs.wbuf)-4:], uint32(len(body)+4))
+	cs.wbuf = append(cs.wbuf, body...)
+	if len(cs.wbuf) >= 64<<10 {
+		cs.flush()
+	}
+}
+
+// Send queues a message for the client (executor.Client).
+func (cs *clientSession) Send(msg pgproto3.BackendMessage) { cs.send(msg) }
+
+func (cs *clientSession) send(msg pgproto3.BackendMessage) {
+	buf, err := msg.Encode(cs.wbuf)
+	if err != nil {
+		// Only an oversized field can fail to encode; say so instead.
+		buf, _ = pgerror.Response(pgerror.New(pgerror.InternalError, "cannot encode %T: %v", msg, err)).Encode(cs.wbuf)
+	}
+	cs.wbuf = buf
+	if len(cs.wbuf) >= 64<<10 {
+		cs.flush()
+	}
+}
+
+// Flush writes the queued messages (executor.Client).
+func (cs *clientSession) Flush() error { return cs.flush() }
+
+func (cs *clientSession) flush() error {
+	if cs.werr != nil {
+		return cs.werr
+	}
+	if len(cs.wbuf) == 0 {
+		return nil
+	}
+	_, err := cs.nc.Write(cs.wbuf)
+	if cap(cs.wbuf) > 256<<10 {
+		cs.wbuf = nil
+	} else {
+		cs.wbuf = cs.wbuf[:0]
+	}
+	if err != nil {
+		cs.werr = err
+	}
+	return err
+}
+
+// ReceiveCopy reads the next COPY message (executor.Client). Flush and
+// Sync during COPY are ignored, as PostgreSQL does; anything else aborts
+// the COPY.
+func (cs *clientSession) ReceiveCopy() (pgproto3.FrontendMessage, error) {
+	for {
+		msg, err := cs.be.Receive()
+		if err != nil {
+			return nil, err
+		}
+		switch msg.(type) {
+		case *pgproto3.CopyData, *pgproto3.CopyDone, *pgproto3.CopyFail:
+			return msg, nil
+		case *pgproto3.Flush, *pgproto3.Sync:
+			continue
+		default:
+			return &pgproto3.CopyFail{Message: "unexpected message type during COPY from stdin"}, nil
+		}
+	}
+}
+
+// sendError queues an ErrorResponse.
+func (cs *clientSession) sendError(err error) { cs.send(pgerror.Response(err)) }
+
+// fatal sends a FATAL error and flushes; the caller closes the connection.
+func (cs *clientSession) fatal(err error) {
+	r := pgerror.Response(err)
+	r.Severity, r.SeverityUnlocalized = "FATAL", "FATAL"
+	cs.send(r)
+	cs.flush()
+}

@@ -1,0 +1,133 @@
+package router
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/sqlrouter/sqlrouter/proxy"
+	"github.com/sqlrouter/sqlrouter/shardmap"
+)
+
+// Config is the router's configuration. Its zero value, with etcd
+// endpoints filled in, is a working router on 127.0.0.1:6432.
+type Config struct {
+	// Listen is the address clients connect to.
+	Listen string `mapstructure:"listen"`
+	// RouterID names this router in its two-phase commit transaction ids;
+	// routers sharing shards need distinct ids (default: random).
+	RouterID string        `mapstructure:"router_id"`
+	Etcd     EtcdConfig    `mapstructure:"etcd"`
+	Auth     AuthConfig    `mapstructure:"auth"`
+	Backend  BackendConfig `mapstructure:"backend"`
+	Pool     PoolConfig    `mapstructure:"pool"`
+	Limits   LimitsConfig  `mapstructure:"limits"`
+	Log      LogConfig     `mapstructure:"log"`
+}
+
+// EtcdConfig says where the shard map lives.
+type EtcdConfig struct {
+	Endpoints   []string      `mapstructure:"endpoints"`
+	Key         string        `mapstructure:"key"`
+	DialTimeout time.Duration `mapstructure:"dial_timeout"`
+}
+
+// AuthConfig says how clients log in.
+type AuthConfig struct {
+	// Method is trust (default) or scram-sha-256.
+	Method string `mapstructure:"method"`
+	// Users may log in; with trust and no users, anyone may.
+	Users []UserConfig `mapstructure:"users"`
+}
+
+// UserConfig is one client account.
+type UserConfig struct {
+	Name string `mapstructure:"name"`
+	// Password is a plain password or a SCRAM-SHA-256 secret as
+	// PostgreSQL stores it (pg_authid.rolpassword).
+	Password string `mapstructure:"password"`
+}
+
+// BackendConfig says how the router logs in to the shards.
+type BackendConfig struct {
+	// User and Password override the user and password of every cluster
+	// URL in the shard map ("" keeps the URL's).
+	User     string `mapstructure:"user"`
+	Password string `mapstructure:"password"`
+	// Clusters override User and Password per cluster name.
+	Clusters map[string]Credentials `mapstructure:"clusters"`
+	// ConnectTimeout bounds connecting to a backend (default 5 s).
+	ConnectTimeout time.Duration `mapstructure:"connect_timeout"`
+}
+
+// Credentials are a user and password for one cluster.
+type Credentials struct {
+	User     string `mapstructure:"user"`
+	Password string `mapstructure:"password"`
+}
+
+// PoolConfig bounds backend connections.
+type PoolConfig struct {
+	// MaxConnsPerNode caps the connections the router opens to one
+	// PostgreSQL server (default 100). Each client session uses at most one
+	// connection per cluster it touches; beyond the cap, the statement that
+	// needs a new connection fails with 53300.
+	MaxConnsPerNode int `mapstructure:"max_conns_per_node"`
+}
+
+// LimitsConfig protects the router from its clients.
+type LimitsConfig struct {
+	// MaxMessageSize bounds one client message in bytes (default 64 MiB).
+	MaxMessageSize int `mapstructure:"max_message_size"`
+	// StartupTimeout bounds a client's handshake (default 15 s).
+	StartupTimeout time.Duration `mapstructure:"startup_timeout"`
+}
+
+// LogConfig configures logging.
+type LogConfig struct {
+	// Level is debug, info (default), warn or error.
+	Level string `mapstructure:"level"`
+	// Format is text (default) or json.
+	Format string `mapstructure:"format"`
+}
+
+// withDefaults fills in what the zero value leaves open.
+func (c Config) withDefaults() Config {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:6432"
+	}
+	if c.Etcd.Key == "" {
+		c.Etcd.Key = shardmap.DefaultKey
+	}
+	if c.Etcd.DialTimeout == 0 {
+		c.Etcd.DialTimeout = 5 * time.Second
+	}
+	if c.Backend.ConnectTimeout == 0 {
+		c.Backend.ConnectTimeout = 5 * time.Second
+	}
+	if c.Pool.MaxConnsPerNode == 0 {
+		c.Pool.MaxConnsPerNode = 100
+	}
+	return c
+}
+
+// Validate reports configuration errors.
+func (c Config) Validate() error {
+	if len(c.Etcd.Endpoints) == 0 {
+		return fmt.Errorf("etcd.endpoints: at least one etcd endpoint is needed")
+	}
+	if c.Pool.MaxConnsPerNode < 0 {
+		return fmt.Errorf("pool.max_conns_per_node: must not be negative")
+	}
+	if err := proxy.ValidateAuth(c.proxyAuth()); err != nil {
+		return fmt.Errorf("auth: %w", err)
+	}
+	return nil
+}
+
+func (c Config) proxyAuth() proxy.AuthConfig {
+	a := proxy.AuthConfig{Method: c.Auth.Method}
+	for _, u := range c.Auth.Users {
+		a.Users = append(a.Users, proxy.User{Name: u.Name, Password: u.Password})
+	}
+	return a
+}

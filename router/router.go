@@ -1,0 +1,140 @@
+package router
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"github.com/sqlrouter/sqlrouter/executor"
+	"github.com/sqlrouter/sqlrouter/planner"
+	"github.com/sqlrouter/sqlrouter/proxy"
+	"github.com/sqlrouter/sqlrouter/shardmap"
+	"github.com/sqlrouter/sqlrouter/txn"
+)
+
+// Version is the router's version string.
+var Version = "0.1.0-dev"
+
+// Router is a running sqlrouter.
+type Router struct {
+	cfg    Config
+	logger *slog.Logger
+	etcd   *clientv3.Client
+	store  *shardmap.Store
+	server *proxy.Server
+	ln     net.Listener
+
+	stop func()
+	wg   sync.WaitGroup
+}
+
+// Start connects to etcd, starts watching the shard map and listens for
+// clients. It does not wait for a shard map: until one is loaded, clients
+// are refused with 57P03 (see WaitReady).
+func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*Router, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.RouterID == "" {
+		var b [4]byte
+		rand.Read(b[:])
+		cfg.RouterID = hex.EncodeToString(b[:])
+	}
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints:   cfg.Etcd.Endpoints,
+		DialTimeout: cfg.Etcd.DialTimeout,
+		Logger:      zap.NewNop(),
+		Context:     context.Background(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("etcd client: %w", err)
+	}
+	store := shardmap.NewStore(cli, cfg.Etcd.Key, logger)
+	exec := &executor.Config{
+		Dialer:      newDialer(cfg.Backend, cfg.Pool.MaxConnsPerNode),
+		Coordinator: txn.NewCoordinator(cfg.RouterID, txn.NoLog{}, logger),
+		Logger:      logger,
+		Version:     Version,
+	}
+	server, err := proxy.NewServer(proxy.Config{
+		Auth:           cfg.proxyAuth(),
+		MaxMessageSize: cfg.Limits.MaxMessageSize,
+		StartupTimeout: cfg.Limits.StartupTimeout,
+		Logger:         logger,
+	}, proxy.Deps{
+		Planner:  planner.New(planner.Options{}),
+		Executor: exec,
+		Snapshot: store.Current,
+	})
+	if err != nil {
+		cli.Close()
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		cli.Close()
+		return nil, err
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	r := &Router{cfg: cfg, logger: logger, etcd: cli, store: store, server: server, ln: ln, stop: stop}
+	r.wg.Add(2)
+	go func() {
+		defer r.wg.Done()
+		if err := store.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+			logger.Error("shard map watch ended", "err", err)
+		}
+	}()
+	go func() {
+		defer r.wg.Done()
+		if err := server.Serve(ln); err != nil && !errors.Is(err, proxy.ErrServerClosed) {
+			logger.Error("listener failed", "err", err)
+		}
+	}()
+	logger.Info("sqlrouter listening", "addr", ln.Addr().String(), "etcd", cfg.Etcd.Endpoints, "key", cfg.Etcd.Key)
+	return r, nil
+}
+
+// Addr is the address clients connect to.
+func (r *Router) Addr() string { return r.ln.Addr().String() }
+
+// WaitReady waits until a shard map is loaded.
+func (r *Router) WaitReady(ctx context.Context) error {
+	_, err := r.store.WaitReady(ctx)
+	return err
+}
+
+// Snapshot is the shard map in use (nil before the first).
+func (r *Router) Snapshot() *shardmap.Snapshot { return r.store.Current() }
+
+// Sessions is the number of connected clients.
+func (r *Router) Sessions() int { return r.server.Sessions() }
+
+// Shutdown stops accepting clients, closes client connections and stops
+// watching etcd.
+func (r *Router) Shutdown(ctx context.Context) error {
+	err := r.server.Shutdown(ctx)
+	r.stop()
+	done := make(chan struct{})
+	go func() { r.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = errors.Join(err, ctx.Err())
+	case <-time.After(10 * time.Second):
+	}
+	r.etcd.Close()
+	return err
+}
