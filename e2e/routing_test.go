@@ -1,0 +1,247 @@
+package e2e
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// A row inserted through the router lands on the cluster its key hashes
+// to, and on no other.
+func TestInsertLandsOnItsShard(t *testing.T) {
+	c := connect(t)
+	seen := map[string]int{}
+	for range 20 {
+		id := newKey()
+		if _, err := c.Exec(ctxT(t), fmt.Sprintf("INSERT INTO customers (id, name) VALUES (%d, 'literal')", id), pgx.QueryExecModeSimpleProtocol); err != nil {
+			t.Fatal(err)
+		}
+		want := ownerOf(t, id)
+		seen[want]++
+		assertPlacedOn(t, "customers", "id", id, want)
+	}
+	if len(seen) != len(clusters()) {
+		t.Errorf("20 keys all went to %v: the hash does not spread", seen)
+	}
+}
+
+// Keys given as parameters are placed at Bind time, with one prepared
+// statement serving every execution.
+func TestParameterKeysRouteAtBind(t *testing.T) {
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeCacheStatement, pgx.QueryExecModeCacheDescribe, pgx.QueryExecModeDescribeExec, pgx.QueryExecModeExec} {
+		t.Run(mode.String(), func(t *testing.T) {
+			c := connectMode(t, mode)
+			for range 8 {
+				id := newKey()
+				if _, err := c.Exec(ctxT(t), "INSERT INTO customers (id, name) VALUES ($1, $2)", id, "param"); err != nil {
+					t.Fatal(err)
+				}
+				assertPlacedOn(t, "customers", "id", id, ownerOf(t, id))
+				var name string
+				if err := c.QueryRow(ctxT(t), "SELECT name FROM customers WHERE id = $1", id).Scan(&name); err != nil || name != "param" {
+					t.Fatalf("read back %d: %q, %v", id, name, err)
+				}
+			}
+		})
+	}
+}
+
+// A read goes to the key's cluster only: a row planted by hand on the
+// wrong cluster is never seen.
+func TestReadGoesToTheKeysShard(t *testing.T) {
+	for _, owner := range clusters() {
+		id := keyOn(t, owner)
+		for _, cl := range clusters() {
+			name := "right"
+			if cl != owner {
+				name = "planted"
+			}
+			if _, err := primary(t, cl).Exec(ctxT(t), "INSERT INTO customers (id, name) VALUES ($1, $2)", id, name); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c := connect(t)
+		var names []string
+		rows, err := c.Query(ctxT(t), "SELECT name FROM customers WHERE id = $1", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var n string
+			rows.Scan(&n)
+			names = append(names, n)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(names, []string{"right"}) {
+			t.Errorf("read of id %d owned by %s saw %v", id, owner, names)
+		}
+		for _, cl := range clusters() {
+			primary(t, cl).Exec(ctxT(t), "DELETE FROM customers WHERE id = $1", id)
+		}
+	}
+}
+
+// A multi-row INSERT whose rows belong to different clusters is split:
+// every row lands on its own cluster, RETURNING keeps the VALUES order and
+// the command tag counts every row.
+func TestMultiRowInsertIsSplitByShard(t *testing.T) {
+	c := connect(t)
+	ids := make([]int64, 12)
+	var values []string
+	for i := range ids {
+		ids[i] = newKey()
+		values = append(values, fmt.Sprintf("(%d, 'row%d')", ids[i], i))
+	}
+	sql := "INSERT INTO customers (id, name) VALUES " + strings.Join(values, ", ") + " RETURNING id"
+	rows, err := c.Query(ctxT(t), sql, pgx.QueryExecModeSimpleProtocol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, ids) {
+		t.Errorf("RETURNING gave %v, want the VALUES order %v", got, ids)
+	}
+	if tag := rows.CommandTag().String(); tag != "INSERT 0 12" {
+		t.Errorf("command tag %q, want INSERT 0 12", tag)
+	}
+	for _, id := range ids {
+		assertPlacedOn(t, "customers", "id", id, ownerOf(t, id))
+	}
+
+	// The same with parameters, through a prepared statement.
+	ids2 := []int64{newKey(), newKey(), newKey(), newKey(), newKey(), newKey()}
+	var args []any
+	var ph []string
+	for i, id := range ids2 {
+		ph = append(ph, fmt.Sprintf("($%d, $%d)", 2*i+1, 2*i+2))
+		args = append(args, id, fmt.Sprintf("p%d", i))
+	}
+	rows, err = c.Query(ctxT(t), "INSERT INTO customers (id, name) VALUES "+strings.Join(ph, ", ")+" RETURNING id, name", args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type rec struct {
+		ID   int64
+		Name string
+	}
+	recs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[rec])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range recs {
+		if r.ID != ids2[i] || r.Name != fmt.Sprintf("p%d", i) {
+			t.Errorf("row %d: %+v", i, r)
+		}
+	}
+	if len(recs) != len(ids2) {
+		t.Errorf("%d rows returned, want %d", len(recs), len(ids2))
+	}
+	for _, id := range ids2 {
+		assertPlacedOn(t, "customers", "id", id, ownerOf(t, id))
+	}
+}
+
+// Tables outside the shard map and catalog queries go to the default
+// cluster.
+func TestUnmappedTablesUseTheDefaultCluster(t *testing.T) {
+	c := connect(t)
+	if _, err := c.Exec(ctxT(t), "CREATE TABLE plain_notes (id int, body text)"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { connect(t).Exec(ctxT(t), "DROP TABLE plain_notes") })
+	if _, err := c.Exec(ctxT(t), "INSERT INTO plain_notes VALUES (1, 'a'), (2, 'b')"); err != nil {
+		t.Fatal(err)
+	}
+	def := stack.Router.Snapshot().Map.DefaultClusterName()
+	for _, cl := range clusters() {
+		var exists bool
+		primary(t, cl).QueryRow(ctxT(t), "SELECT to_regclass('plain_notes') IS NOT NULL").Scan(&exists)
+		if exists != (cl == def) {
+			t.Errorf("plain_notes exists on %s: %v (default cluster is %s)", cl, exists, def)
+		}
+	}
+	var n int
+	if err := c.QueryRow(ctxT(t), "SELECT count(*) FROM plain_notes").Scan(&n); err != nil || n != 2 {
+		t.Errorf("count = %d, %v", n, err)
+	}
+	var port int
+	if err := c.QueryRow(ctxT(t), "SELECT setting::int FROM pg_settings WHERE name = 'port'").Scan(&port); err != nil {
+		t.Fatal(err)
+	}
+	if want := stack.Deployment.Cluster(def).Primary.Port(); port != want {
+		t.Errorf("catalog query answered by port %d, want the default cluster's %d", port, want)
+	}
+}
+
+// Writes to a reference table reach every copy; DDL on a distributed table
+// reaches every cluster that holds it.
+func TestReferenceWritesAndDDLReachEveryCluster(t *testing.T) {
+	c := connect(t)
+	code := fmt.Sprintf("x%d", newKey())
+	if _, err := c.Exec(ctxT(t), "INSERT INTO countries (code, name) VALUES ($1, 'Testland')", code); err != nil {
+		t.Fatal(err)
+	}
+	for _, cl := range clusters() {
+		var n int
+		primary(t, cl).QueryRow(ctxT(t), "SELECT count(*) FROM countries WHERE code = $1", code).Scan(&n)
+		if n != 1 {
+			t.Errorf("countries copy on %s has %d rows for %s, want 1", cl, n, code)
+		}
+	}
+	if _, err := c.Exec(ctxT(t), "ALTER TABLE orders ADD COLUMN note_e2e text"); err != nil {
+		t.Fatal(err)
+	}
+	for _, cl := range clusters() {
+		var n int
+		primary(t, cl).QueryRow(ctxT(t), "SELECT count(*) FROM information_schema.columns WHERE table_name = 'orders' AND column_name = 'note_e2e'").Scan(&n)
+		if n != 1 {
+			t.Errorf("ALTER TABLE did not reach %s", cl)
+		}
+	}
+	if _, err := c.Exec(ctxT(t), "ALTER TABLE orders DROP COLUMN note_e2e"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Statements the router cannot place exactly are refused with 0A000 and a
+// message that names the reason; the session stays usable.
+func TestUnsupportedStatementsGive0A000(t *testing.T) {
+	c := connect(t)
+	cases := []struct{ sql, mentions string }{
+		{"SELECT * FROM customers", "distribution key"},
+		{"SELECT count(*) FROM orders", "distribution key"},
+		{"UPDATE customers SET name = 'x'", "distribution key"},
+		{"DELETE FROM customers WHERE name = 'x'", "distribution key"},
+		{"UPDATE customers SET id = 5 WHERE id = 4", "UPDATE of distribution key"},
+		{"INSERT INTO customers (name) VALUES ('no key')", "distribution key id"},
+		{"INSERT INTO customers VALUES (1, 'no columns')", "column list"},
+		{"INSERT INTO customers (id, name) SELECT id, name FROM customers WHERE id = 1", "INSERT ... SELECT"},
+		{"SELECT * FROM customers WHERE id IN (1, 2, 3, 4, 5, 6, 7, 8)", "several clusters"},
+		{"COPY customers TO STDOUT", "COPY"},
+		{"PREPARE p AS SELECT 1", "PREPARE"},
+		{"INSERT INTO countries (code, name) VALUES ('zz', now()::text)", "calls functions"},
+	}
+	for _, tc := range cases {
+		_, err := c.Exec(ctxT(t), tc.sql, pgx.QueryExecModeSimpleProtocol)
+		if sqlstate(err) != "0A000" || !strings.Contains(err.Error(), tc.mentions) {
+			t.Errorf("%s:\n got %v\nwant 0A000 mentioning %q", tc.sql, err, tc.mentions)
+		}
+	}
+	var one int
+	if err := c.QueryRow(ctxT(t), "SELECT 1").Scan(&one); err != nil || one != 1 {
+		t.Errorf("session unusable after refusals: %v", err)
+	}
+	// With parameters, the refusal comes at Bind.
+	_, err := c.Exec(ctxT(t), "SELECT * FROM customers WHERE id IN ($1, $2)", keyOn(t, "s0"), keyOn(t, "s1"))
+	if sqlstate(err) != "0A000" {
+		t.Errorf("IN with parameters on two clusters: %v, want 0A000", err)
+	}
+}
