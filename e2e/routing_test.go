@@ -245,3 +245,58 @@ func TestUnsupportedStatementsGive0A000(t *testing.T) {
 		t.Errorf("IN with parameters on two clusters: %v, want 0A000", err)
 	}
 }
+
+// UPDATE and DELETE by key, with a literal or a parameter, change the row
+// on the key's cluster only: copies planted by hand on the other clusters
+// stay as they were.
+func TestUpdateAndDeleteRunOnTheKeysShard(t *testing.T) {
+	c := connect(t)
+	for _, literal := range []bool{true, false} {
+		for _, owner := range clusters() {
+			id := keyOn(t, owner)
+			for _, cl := range clusters() {
+				if _, err := primary(t, cl).Exec(ctxT(t), "INSERT INTO customers (id, name) VALUES ($1, 'orig')", id); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var err error
+			if literal {
+				_, err = c.Exec(ctxT(t), fmt.Sprintf("UPDATE customers SET name = 'changed' WHERE id = %d", id), pgx.QueryExecModeSimpleProtocol)
+			} else {
+				_, err = c.Exec(ctxT(t), "UPDATE customers SET name = 'changed' WHERE id = $1", id)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, cl := range clusters() {
+				var name string
+				primary(t, cl).QueryRow(ctxT(t), "SELECT name FROM customers WHERE id = $1", id).Scan(&name)
+				want := "orig"
+				if cl == owner {
+					want = "changed"
+				}
+				if name != want {
+					t.Errorf("literal=%v: after UPDATE of %d (owner %s) the row on %s is %q, want %q", literal, id, owner, cl, name, want)
+				}
+			}
+			if literal {
+				_, err = c.Exec(ctxT(t), fmt.Sprintf("DELETE FROM customers WHERE id = %d", id), pgx.QueryExecModeSimpleProtocol)
+			} else {
+				_, err = c.Exec(ctxT(t), "DELETE FROM customers WHERE id = $1", id)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, cl := range clusters() {
+				want := 1
+				if cl == owner {
+					want = 0
+				}
+				if n := countOn(t, cl, "customers", "id", id); n != want {
+					t.Errorf("literal=%v: after DELETE of %d (owner %s): %d rows on %s, want %d", literal, id, owner, n, cl, want)
+				}
+				primary(t, cl).Exec(ctxT(t), "DELETE FROM customers WHERE id = $1", id)
+			}
+		}
+	}
+}
