@@ -69,6 +69,23 @@ func (s *Session) push(e *entry) {
 	s.pipe.entries = append(s.pipe.entries, e)
 }
 
+// Pipelines longer than these are drained as they grow: a client may send
+// more than the sockets between it, the router and a server can hold, and
+// a server blocked writing answers nobody reads stops reading requests.
+const (
+	maxPendingBytes   = 256 << 10
+	maxPendingEntries = 1024
+)
+
+// Relieve drains the pipeline when it has grown past its bounds; the front
+// end calls it after each extended-protocol message.
+func (s *Session) Relieve(ctx context.Context) error {
+	if len(s.pipe.entries) < maxPendingEntries && (s.pipe.busy == nil || s.pipe.busy.Pending() < maxPendingBytes) {
+		return nil
+	}
+	return s.drain(ctx)
+}
+
 // respond queues a router-made message, in order with the relayed ones.
 func (s *Session) respond(msg pgproto3.BackendMessage) {
 	if len(s.pipe.entries) == 0 {

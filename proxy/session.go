@@ -82,7 +82,9 @@ func (cs *clientSession) loop(ctx context.Context) error {
 			if cs.exec.Failed() {
 				continue // an earlier message of the batch failed: skip to Sync
 			}
-			err = cs.extended(ctx, msg)
+			if err = cs.extended(ctx, msg); err == nil {
+				err = cs.exec.Relieve(ctx)
+			}
 		}
 		if err != nil {
 			return err
