@@ -202,16 +202,23 @@ func compareInputFunctions(ctx context.Context, t *testing.T, conn *pgx.Conn, rn
 	hexdigits := "0123456789abcdefABCDEF"
 	for range 400 {
 		var b strings.Builder
-		if rng.IntN(4) == 0 {
+		braced := rng.IntN(4) == 0
+		if braced {
 			b.WriteByte('{')
 		}
-		for i := range 32 + rng.IntN(3) - 1 {
+		digits := 32
+		if rng.IntN(5) == 0 {
+			digits += rng.IntN(3) - 1
+		}
+		for i := range digits {
 			b.WriteByte(hexdigits[rng.IntN(len(hexdigits))])
-			if rng.IntN(6) == 0 || (i%4 == 3 && rng.IntN(2) == 0) {
+			if rng.IntN(40) == 0 || (i%4 == 3 && rng.IntN(2) == 0) {
 				b.WriteByte('-')
 			}
 		}
 		if rng.IntN(4) == 0 {
+			b.WriteByte('}')
+		} else if braced && rng.IntN(8) != 0 {
 			b.WriteByte('}')
 		}
 		uuids = append(uuids, b.String())

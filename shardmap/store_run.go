@@ -13,6 +13,9 @@ import (
 const (
 	minRetry = 100 * time.Millisecond
 	maxRetry = 5 * time.Second
+	// readTimeout bounds one read of the key, so an unreachable etcd is
+	// reported (and retried) instead of waited on silently.
+	readTimeout = 5 * time.Second
 )
 
 // Run loads the key, then watches it until ctx is done, and returns nil
@@ -52,6 +55,8 @@ func (s *Store) Run(ctx context.Context) error {
 // load reads the key once and considers its value; it returns the etcd
 // revision the read saw, from which the watch continues.
 func (s *Store) load(ctx context.Context) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, readTimeout)
+	defer cancel()
 	resp, err := s.cli.Get(ctx, s.key)
 	if err != nil {
 		return 0, err
