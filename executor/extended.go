@@ -70,8 +70,10 @@ func (b *boundParams) subset(nums []int) (*planner.Params, []uint32) {
 		oids = make([]uint32, len(nums))
 	}
 	for i, n := range nums {
-		p.Values[i] = b.params.Values[n-1]
-		if perParam {
+		if n-1 < len(b.params.Values) {
+			p.Values[i] = b.params.Values[n-1]
+		}
+		if perParam && n-1 < len(b.params.Formats) {
 			p.Formats[i] = b.params.Formats[n-1]
 		}
 		if n-1 < len(b.oids) {
@@ -84,6 +86,9 @@ func (b *boundParams) subset(nums []int) (*planner.Params, []uint32) {
 // portal is a client's bound portal.
 type portal struct {
 	ps *Prepared
+	// plan is what runs: the statement's plan, or its Spread plan when the
+	// parameters chose several clusters.
+	plan planner.Plan
 	// conn holds the backend portal of the same name, for statements that
 	// run on one cluster.
 	conn    *conn
@@ -147,6 +152,8 @@ func (s *Session) Parse(ctx context.Context, ps *Prepared) error {
 		return s.fail(ctx, abortedError())
 	}
 	if !runsOnBackends(ps.Stmt.Plan) {
+		// The router answers it, or (a Finish) the coordinator checks it
+		// when it is described or run.
 		s.respond(&pgproto3.ParseComplete{})
 		return nil
 	}
@@ -249,18 +256,30 @@ func (s *Session) prepareOn(c *conn, ps *Prepared, relay bool) string {
 	return name
 }
 
-// resolveCluster picks the one cluster a statement's portal runs on.
-func (s *Session) resolveCluster(plan planner.Plan, params planner.Params) (string, error) {
+// resolveCluster picks the one cluster a statement's portal runs on. A
+// read whose parameters choose several clusters runs as its Spread plan,
+// returned instead.
+func (s *Session) resolveCluster(plan planner.Plan, params planner.Params) (string, planner.Plan, error) {
 	switch p := plan.(type) {
 	case *planner.Route:
-		return p.Target.ResolveOne(params)
+		if p.Spread != nil {
+			cs, err := p.Target.Resolve(params)
+			if err != nil {
+				return "", nil, err
+			}
+			if len(cs) > 1 {
+				return "", p.Spread, nil
+			}
+		}
+		cl, err := p.Target.ResolveOne(params)
+		return cl, plan, err
 	case *planner.CursorCommand:
 		if cl, ok := s.cursors[p.Name]; ok {
-			return cl, nil
+			return cl, plan, nil
 		}
-		return "", pgerror.New(pgerror.InvalidCursorName, "cursor \"%s\" does not exist", p.Name)
+		return "", nil, pgerror.New(pgerror.InvalidCursorName, "cursor \"%s\" does not exist", p.Name)
 	}
-	return "", pgerror.New(pgerror.InternalError, "plan %T has no single cluster", plan)
+	return "", nil, pgerror.New(pgerror.InternalError, "plan %T has no single cluster", plan)
 }
 
 // Bind handles a Bind message: it chooses the cluster from the parameters
@@ -275,17 +294,25 @@ func (s *Session) Bind(ctx context.Context, portalName string, ps *Prepared, par
 	if s.state == txFailed && !exitsTransaction(ps.Stmt.Plan) {
 		return s.Fail(ctx, abortedError())
 	}
-	if !runsOnOneCluster(ps.Stmt.Plan) {
+	plan := ps.Stmt.Plan
+	var cluster string
+	if runsOnOneCluster(plan) {
+		var err error
+		cluster, plan, err = s.resolveCluster(plan, params)
+		if err != nil {
+			if lazy {
+				s.materialize(ctx)
+			}
+			return s.Fail(ctx, err)
+		}
+	}
+	if !runsOnOneCluster(plan) {
 		if err := s.materialize(ctx); err != nil {
 			return err
 		}
-		s.ext.portals[portalName] = &portal{ps: ps, bound: newBoundParams(params, ps.ParamOIDs, resultFormats)}
+		s.ext.portals[portalName] = &portal{ps: ps, plan: plan, bound: newBoundParams(params, ps.ParamOIDs, resultFormats)}
 		s.respond(&pgproto3.BindComplete{})
 		return nil
-	}
-	cluster, err := s.resolveCluster(ps.Stmt.Plan, params)
-	if err != nil {
-		return s.Fail(ctx, err)
 	}
 	c, err := s.routeConn(ctx, cluster)
 	if err == nil {
@@ -308,7 +335,7 @@ func (s *Session) Bind(ctx context.Context, portalName string, ps *Prepared, par
 		sk = renaming{s: s, from: quoteIdent(name), to: quoteIdent(ps.Name)}
 	}
 	s.push(&entry{kind: expBind, conn: c, sink: sk})
-	s.ext.portals[portalName] = &portal{ps: ps, conn: c, cluster: cluster}
+	s.ext.portals[portalName] = &portal{ps: ps, plan: plan, conn: c, cluster: cluster}
 	return nil
 }
 
@@ -319,6 +346,9 @@ func (s *Session) DescribeStatement(ctx context.Context, ps *Prepared) error {
 		if err := s.materialize(ctx); err != nil {
 			return err
 		}
+	}
+	if f, ok := ps.Stmt.Plan.(*planner.Finish); ok {
+		return s.describeFinish(ctx, f, ps.ParamOIDs, false, nil)
 	}
 	if !runsOnBackends(ps.Stmt.Plan) {
 		s.respond(&pgproto3.ParameterDescription{ParameterOIDs: []uint32{}})
@@ -371,12 +401,15 @@ func (s *Session) DescribePortal(ctx context.Context, name string) error {
 	if !ok {
 		return s.Fail(ctx, pgerror.New("34000", "portal \"%s\" does not exist", name))
 	}
+	if f, ok := p.plan.(*planner.Finish); ok {
+		return s.describeFinish(ctx, f, p.ps.ParamOIDs, true, p.bound.results)
+	}
 	switch {
 	case p.conn != nil:
 		p.conn.Send(&pgproto3.Describe{ObjectType: 'P', Name: name})
 		p.conn.needSync = true
 		s.push(&entry{kind: expDescribePortal, conn: p.conn, sink: clientSink{s}})
-	case runsOnBackends(p.ps.Stmt.Plan):
+	case runsOnBackends(p.plan):
 		// The portal's parts are bound when it runs; its row shape is the
 		// statement's, with the result formats of the Bind.
 		cluster, err := s.home(p.ps)
@@ -395,7 +428,7 @@ func (s *Session) DescribePortal(ctx context.Context, name string) error {
 		c.needSync = true
 		s.push(&entry{kind: expDescribeStmt, conn: c, sink: &portalShape{s: s, formats: p.bound.results}})
 	default:
-		s.respond(localDescription(p.ps.Stmt.Plan))
+		s.respond(localDescription(p.plan))
 	}
 	return nil
 }
@@ -442,7 +475,7 @@ func (s *Session) Execute(ctx context.Context, name string, maxRows uint32) erro
 	if !ok {
 		return s.Fail(ctx, pgerror.New("34000", "portal \"%s\" does not exist", name))
 	}
-	plan := p.ps.Stmt.Plan
+	plan := p.plan
 	if s.state == txFailed && !exitsTransaction(plan) {
 		return s.Fail(ctx, abortedError())
 	}
@@ -478,6 +511,8 @@ func (s *Session) Execute(ctx context.Context, name string, maxRows uint32) erro
 		return s.runBroadcast(ctx, pl, p.ps.Stmt, p.bound)
 	case *planner.SplitInsert:
 		return s.runSplit(ctx, pl, p.ps.Stmt, p.bound)
+	case *planner.Finish:
+		return s.runFinish(ctx, pl, p.bound, false)
 	}
 	return s.runLocal(ctx, plan, false)
 }

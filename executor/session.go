@@ -68,6 +68,9 @@ type Session struct {
 	startupParams map[string]string
 	// conns are the backend sessions by cluster.
 	conns map[string]*conn
+	// coord is the backend session on the coordinator, which finishes
+	// statements that span clusters.
+	coord *conn
 
 	state txState
 	// beginSQL is the BEGIN text replayed on clusters joining the block.
@@ -154,6 +157,9 @@ func (s *Session) publishConns() {
 	for _, c := range s.conns {
 		list = append(list, c.Conn)
 	}
+	if s.coord != nil {
+		list = append(list, s.coord.Conn)
+	}
 	s.cancelable.Store(&list)
 }
 
@@ -176,6 +182,10 @@ func (s *Session) Close() {
 		c.Close()
 	}
 	clear(s.conns)
+	if s.coord != nil {
+		s.coord.Close()
+		s.coord = nil
+	}
 	s.publishConns()
 }
 

@@ -159,6 +159,8 @@ func (s *Session) runStatement(ctx context.Context, st planner.Statement, _ *pla
 		return s.runBroadcast(ctx, p, st, nil)
 	case *planner.SplitInsert:
 		return s.runSplit(ctx, p, st, nil)
+	case *planner.Finish:
+		return s.runFinish(ctx, p, nil, true)
 	default:
 		return s.runLocal(ctx, st.Plan, true)
 	}

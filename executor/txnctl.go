@@ -139,13 +139,25 @@ func (s *Session) endTransaction(ctx context.Context, commit bool) error {
 
 // collectStatuses passes on the ParameterStatus messages that commands
 // run by the transaction coordinator brought (a ROLLBACK restores settings).
+// With nil, it looks at every conn of the session.
 func (s *Session) collectStatuses(ps []txn.Participant) {
-	for _, p := range ps {
-		c := p.(*conn)
+	collect := func(c *conn) {
 		for _, body := range c.statuses {
 			s.parameterStatus(body)
 		}
 		c.statuses = nil
+	}
+	if ps == nil {
+		for _, c := range s.conns {
+			collect(c)
+		}
+		if s.coord != nil {
+			collect(s.coord)
+		}
+		return
+	}
+	for _, p := range ps {
+		collect(p.(*conn))
 	}
 }
 

@@ -1,6 +1,8 @@
 package planner
 
 import (
+	"strings"
+
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 	"google.golang.org/protobuf/proto"
 
@@ -12,10 +14,21 @@ type relRef struct {
 	schema, name string // as written; schema may be ""
 	refName      string // the name columns are qualified with: alias, else table name
 	hidden       bool   // under an aliased join: not reachable by qualified name
-	table        *shardmap.Table
-	pin          *Pin // nil while no condition fixes the key
+	table        *shardmap.Table // nil for a table outside the map
+	pin          *Pin            // nil while no condition fixes the key
 	write        bool
+	// rv is the RangeVar in the tree the analysis ran on: a distributed
+	// plan renames it to the table its rows are gathered into.
+	rv *pg_query.RangeVar
+	// nullable is set for a table on the nullable side of an outer join.
+	nullable bool
+	// pushed are conditions that filter this table's rows alone and can
+	// run where the table's rows are read.
+	pushed []*pg_query.Node
 }
+
+// distributed reports whether r is a table of the map placed by a key.
+func (r *relRef) distributed() bool { return r.table != nil && r.table.Distribution != nil }
 
 // cteScope is the set of WITH names visible at a point of the tree.
 type cteScope struct {
@@ -48,8 +61,19 @@ type analysis struct {
 	ctx *Context
 	// rels are all occurrences of tables in the shard map.
 	rels []*relRef
+	// all are all occurrences of tables, in the map or not.
+	all []*relRef
 	// unmapped names tables outside the map (catalogs included).
 	unmapped []string
+	// catalog is set when a table outside the map is a system catalog.
+	catalog bool
+	// systemColumns is set when a column such as ctid or xmin is named.
+	systemColumns bool
+	// sequences is set when nextval, currval, setval or lastval is called.
+	sequences bool
+	// depth is the nesting of the query level being analyzed (0 = the
+	// statement itself).
+	depth int
 	// funcs is true when the statement calls functions (their results may
 	// differ between clusters).
 	funcs bool
@@ -72,10 +96,11 @@ func (a *analysis) addRel(rv *pg_query.RangeVar, sc *cteScope) *relRef {
 	if rv.Schemaname == "" && sc.has(rv.Relname) {
 		return nil // a WITH query, analyzed where it is defined
 	}
-	r := &relRef{schema: rv.Schemaname, name: rv.Relname, refName: rv.Relname}
+	r := &relRef{schema: rv.Schemaname, name: rv.Relname, refName: rv.Relname, rv: rv}
 	if rv.Alias != nil && rv.Alias.Aliasname != "" {
 		r.refName = rv.Alias.Aliasname
 	}
+	a.all = append(a.all, r)
 	r.table = a.ctx.lookupTable(rv.Schemaname, rv.Relname)
 	if r.table == nil {
 		name := rv.Relname
@@ -83,6 +108,9 @@ func (a *analysis) addRel(rv *pg_query.RangeVar, sc *cteScope) *relRef {
 			name = rv.Schemaname + "." + name
 		}
 		a.unmapped = append(a.unmapped, name)
+		if rv.Schemaname == "pg_catalog" || rv.Schemaname == "information_schema" || (rv.Schemaname == "" && strings.HasPrefix(rv.Relname, "pg_")) {
+			a.catalog = true
+		}
 		return r
 	}
 	a.rels = append(a.rels, r)
@@ -109,7 +137,18 @@ func (a *analysis) visit(msg proto.Message, sc *cteScope) {
 		// FOR UPDATE OF names FROM items, not tables.
 	case *pg_query.FuncCall:
 		a.funcs = true
+		switch names := nameList(n.Funcname); names[len(names)-1] {
+		case "nextval", "currval", "setval", "lastval":
+			a.sequences = true
+		}
 		forEachChild(n, func(c proto.Message) { a.visit(c, sc) })
+	case *pg_query.ColumnRef:
+		if len(n.Fields) > 0 {
+			switch stringValue(n.Fields[len(n.Fields)-1]) {
+			case "ctid", "xmin", "xmax", "cmin", "cmax", "tableoid":
+				a.systemColumns = true
+			}
+		}
 	case *pg_query.SQLValueFunction:
 		a.funcs = true
 	default:
@@ -151,9 +190,16 @@ func (a *analysis) withClause(w *pg_query.WithClause, sc *cteScope) *cteScope {
 }
 
 // level is one FROM list with the tables it names.
-type level struct{ rels []*relRef }
+type level struct {
+	rels []*relRef
+	// others counts FROM items that are not tables (subqueries,
+	// functions, VALUES): they may supply columns too.
+	others int
+}
 
 func (a *analysis) selectStmt(s *pg_query.SelectStmt, sc *cteScope) {
+	a.depth++
+	defer func() { a.depth-- }()
 	sc = a.withClause(s.WithClause, sc)
 	if s.IntoClause != nil {
 		a.selectInto = true
@@ -171,6 +217,7 @@ func (a *analysis) selectStmt(s *pg_query.SelectStmt, sc *cteScope) {
 		a.fromItem(f, &lvl, sc)
 	}
 	a.applyPins(a.qualPins(s.WhereClause, lvl.rels), lvl.rels)
+	a.pushDown(s.WhereClause, lvl.rels, a.depth == 1 && len(lvl.rels) == 1 && lvl.others == 0, false)
 	a.visit(unwrap(s.WhereClause), sc)
 	a.visitNodes(s.TargetList, sc)
 	a.visitNodes(s.DistinctClause, sc)
@@ -188,7 +235,8 @@ func (a *analysis) fromItem(n *pg_query.Node, lvl *level, sc *cteScope) []*relRe
 	switch x := unwrap(n).(type) {
 	case *pg_query.RangeVar:
 		r := a.addRel(x, sc)
-		if r == nil || r.table == nil {
+		if r == nil {
+			lvl.others++ // a WITH query
 			return nil
 		}
 		lvl.rels = append(lvl.rels, r)
@@ -197,6 +245,14 @@ func (a *analysis) fromItem(n *pg_query.Node, lvl *level, sc *cteScope) []*relRe
 		left := a.fromItem(x.Larg, lvl, sc)
 		right := a.fromItem(x.Rarg, lvl, sc)
 		all := append(append([]*relRef(nil), left...), right...)
+		switch x.Jointype {
+		case pg_query.JoinType_JOIN_LEFT:
+			markNullable(right)
+		case pg_query.JoinType_JOIN_RIGHT:
+			markNullable(left)
+		case pg_query.JoinType_JOIN_FULL:
+			markNullable(all)
+		}
 		if x.Quals != nil {
 			// The ON condition filters rows only on the side(s) it can
 			// remove: both for an inner join, the nullable side of an
@@ -205,10 +261,13 @@ func (a *analysis) fromItem(n *pg_query.Node, lvl *level, sc *cteScope) []*relRe
 			switch x.Jointype {
 			case pg_query.JoinType_JOIN_INNER:
 				a.applyPins(pins, all)
+				a.pushDown(x.Quals, all, false, false)
 			case pg_query.JoinType_JOIN_LEFT:
 				a.applyPins(pins, right)
+				a.pushDown(x.Quals, right, false, true)
 			case pg_query.JoinType_JOIN_RIGHT:
 				a.applyPins(pins, left)
+				a.pushDown(x.Quals, left, false, true)
 			}
 			a.visit(unwrap(x.Quals), sc)
 		}
@@ -224,8 +283,15 @@ func (a *analysis) fromItem(n *pg_query.Node, lvl *level, sc *cteScope) []*relRe
 		a.visit(unwrap(x.Repeatable), sc)
 		return rels
 	default:
+		lvl.others++
 		a.visit(unwrap(n), sc)
 		return nil
+	}
+}
+
+func markNullable(rels []*relRef) {
+	for _, r := range rels {
+		r.nullable = true
 	}
 }
 
@@ -272,9 +338,7 @@ func (a *analysis) writeWithWhere(rel *pg_query.RangeVar, from []*pg_query.Node,
 	var lvl level
 	if r := a.addRel(rel, sc); r != nil {
 		r.write = true
-		if r.table != nil {
-			lvl.rels = append(lvl.rels, r)
-		}
+		lvl.rels = append(lvl.rels, r)
 	}
 	for _, f := range from {
 		a.fromItem(f, &lvl, sc)

@@ -140,7 +140,7 @@ func (a *analysis) keyColumn(n *pg_query.Node, cands []*relRef) *relRef {
 		// two tables in scope had it, so a single table whose key has this
 		// name is the one it means.
 		for _, r := range cands {
-			if r.table.Distribution != nil && r.table.Key == col {
+			if r.distributed() && r.table.Key == col {
 				if found != nil {
 					return nil
 				}
@@ -149,7 +149,7 @@ func (a *analysis) keyColumn(n *pg_query.Node, cands []*relRef) *relRef {
 		}
 	case 2, 3:
 		for _, r := range cands {
-			if r.hidden || r.table.Distribution == nil || r.table.Key != col {
+			if r.hidden || !r.distributed() || r.table.Key != col {
 				continue
 			}
 			if names[len(names)-2] != r.refName {

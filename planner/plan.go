@@ -45,6 +45,9 @@ type Route struct {
 	// DeclareCursor names the cursor a DECLARE opens, so later FETCH, MOVE
 	// and CLOSE go where it lives.
 	DeclareCursor string
+	// Spread, for a read whose clusters depend on parameters, is the plan
+	// for an execution whose keys land on several clusters.
+	Spread Plan
 }
 
 func (r *Route) explain(b *strings.Builder) {
@@ -55,6 +58,12 @@ func (r *Route) explain(b *strings.Builder) {
 	fmt.Fprintf(b, "%s: %s\n", kind, r.Target.String())
 	if r.DeclareCursor != "" {
 		fmt.Fprintf(b, "  declares cursor %s\n", r.DeclareCursor)
+	}
+	if r.Spread != nil {
+		b.WriteString("  when the parameters choose several clusters:\n")
+		for _, line := range strings.Split(Explain(r.Spread), "\n") {
+			b.WriteString("    " + line + "\n")
+		}
 	}
 }
 

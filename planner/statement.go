@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -79,7 +80,29 @@ func planDML(ctx *Context, stmt proto.Message, sql string) (Plan, error) {
 		return nil, pgerror.Unsupported("SELECT ... INTO with tables of the shard map is not supported").
 			WithHint("Use CREATE TABLE and INSERT, or read the rows into your application.")
 	}
-	return routeFor(ctx, a, sql, write)
+	p, err := routeFor(ctx, a, sql, write)
+	if err != nil && hasLocking(stmt) && spansClusters(err) {
+		return nil, pgerror.Unsupported("SELECT ... FOR UPDATE/SHARE over rows of several clusters is not supported yet")
+	}
+	if err != nil && !write && spansClusters(err) {
+		// A read whose rows lie on several clusters: gather and finish.
+		return planFinish(ctx, stmt, sql)
+	}
+	if r, ok := p.(*Route); ok && !write && r.Target.Deferred() && ctx.Map.Coordinator != "" {
+		// Parameters may spread the keys over several clusters.
+		spread, err := planFinish(ctx, stmt, sql)
+		if err == nil {
+			r.Spread = spread
+		}
+	}
+	return p, err
+}
+
+// spansClusters reports the errors routeFor gives for statements that need
+// more than one cluster.
+func spansClusters(err error) bool {
+	var e *errSpans
+	return errors.As(err, &e)
 }
 
 // hasLocking reports SELECT ... FOR UPDATE/SHARE: it takes row locks, so it
@@ -121,7 +144,7 @@ func routeFor(ctx *Context, a *analysis, sql string, write bool) (Plan, error) {
 			t.addPin(*r.pin)
 		}
 		if t.finish(); len(t.Static) > 1 {
-			return nil, severalClustersError(t.Static)
+			return nil, &errSpans{severalClustersError(t.Static).(*pgerror.Error)}
 		}
 	case len(refs) > 0 && len(a.unmapped) == 0 && !write:
 		// Reference tables only: any copy answers.
@@ -161,14 +184,21 @@ func planReferenceWrite(ctx *Context, a *analysis, r *relRef, sql string, withDi
 	return &Broadcast{SQL: sql, Clusters: ctx.Map.ClusterNames, Transactional: true, Reason: fmt.Sprintf("write to reference table %s", tableName(r.table))}, nil
 }
 
+// errSpans marks the refusals of a statement that needs several clusters
+// (a read may still run as a Finish).
+type errSpans struct{ err *pgerror.Error }
+
+func (e *errSpans) Error() string { return e.err.Error() }
+func (e *errSpans) Unwrap() error { return e.err }
+
 func unpinnedError(r *relRef) error {
-	return pgerror.Unsupported("table %s is not restricted to one value of its distribution key %s; statements that span clusters are not supported yet", tableName(r.table), r.table.Key).
-		WithHint("Add a condition such as %s = constant (or = $1).", r.table.Key)
+	return &errSpans{pgerror.Unsupported("table %s is not restricted to one value of its distribution key %s; statements that span clusters are not supported yet", tableName(r.table), r.table.Key).
+		WithHint("Add a condition such as %s = constant (or = $1).", r.table.Key)}
 }
 
 func mixedTablesError(r *relRef, unmapped string) error {
-	return pgerror.Unsupported("statement combines distributed table %s with table %s, which is not in the shard map", tableName(r.table), unmapped).
-		WithHint("Add %s to the shard map (as a reference table, for example).", unmapped)
+	return &errSpans{pgerror.Unsupported("statement combines distributed table %s with table %s, which is not in the shard map", tableName(r.table), unmapped).
+		WithHint("Add %s to the shard map (as a reference table, for example).", unmapped)}
 }
 
 // checkKeyNotUpdated refuses an UPDATE that assigns the distribution key:

@@ -1,0 +1,109 @@
+package executor
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/sqlrouter/sqlrouter/pgerror"
+)
+
+// firstNormalOID is where PostgreSQL starts numbering user-made objects:
+// types below it are built in and have the same OID everywhere.
+const firstNormalOID = 16384
+
+type typeKey struct {
+	server string // "" for built-in types
+	oid    uint32
+	mod    int32
+}
+
+// typeNames caches format_type(oid, typmod): built-in types for every
+// server, user-defined ones per server.
+var typeNames sync.Map // typeKey -> string
+
+func typeKeyFor(server string, oid uint32, mod int32) typeKey {
+	if oid < firstNormalOID {
+		server = ""
+	}
+	return typeKey{server: server, oid: oid, mod: mod}
+}
+
+// columnTypes returns the SQL type of each field, as the server c names
+// it, asking c for the ones not cached yet.
+func (s *Session) columnTypes(ctx context.Context, c *conn, fields []pgproto3.FieldDescription) ([]string, error) {
+	out := make([]string, len(fields))
+	var missing []int
+	for i, f := range fields {
+		if v, ok := typeNames.Load(typeKeyFor(c.url, f.DataTypeOID, f.TypeModifier)); ok {
+			out[i] = v.(string)
+		} else {
+			missing = append(missing, i)
+		}
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	var b strings.Builder
+	b.WriteString("SELECT format_type(o, m) FROM (VALUES ")
+	for j, i := range missing {
+		if j > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "(%d, %d, %d)", j, fields[i].DataTypeOID, fields[i].TypeModifier)
+	}
+	b.WriteString(") v(n, o, m) ORDER BY n")
+	rows, err := c.queryText(ctx, b.String())
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) != len(missing) {
+		return nil, pgerror.New(pgerror.InternalError, "format_type returned %d rows for %d types", len(rows), len(missing))
+	}
+	for j, i := range missing {
+		out[i] = rows[j][0]
+		typeNames.Store(typeKeyFor(c.url, fields[i].DataTypeOID, fields[i].TypeModifier), rows[j][0])
+	}
+	return out, nil
+}
+
+// queryText runs a query with the simple protocol and returns its rows as
+// text. The pipeline must be empty.
+func (c *conn) queryText(ctx context.Context, sql string) ([][]string, error) {
+	c.SendQuery(sql)
+	c.unnamed = ""
+	if err := c.Flush(ctx); err != nil {
+		return nil, err
+	}
+	var rows [][]string
+	var firstErr error
+	for {
+		typ, body, err := c.Receive(ctx)
+		if err != nil {
+			return nil, err
+		}
+		switch typ {
+		case 'D':
+			var dr pgproto3.DataRow
+			if err := dr.Decode(body); err != nil {
+				return nil, err
+			}
+			row := make([]string, len(dr.Values))
+			for i, v := range dr.Values {
+				row[i] = string(v)
+			}
+			rows = append(rows, row)
+		case 'E':
+			if firstErr == nil {
+				firstErr = serverError(body)
+			}
+		case 'S':
+			c.statuses = append(c.statuses, append([]byte(nil), body...))
+		case 'Z':
+			return rows, firstErr
+		}
+	}
+}
