@@ -11,9 +11,9 @@ import (
 
 // relRef is one table named in a FROM list (or as the target of a write).
 type relRef struct {
-	schema, name string // as written; schema may be ""
-	refName      string // the name columns are qualified with: alias, else table name
-	hidden       bool   // under an aliased join: not reachable by qualified name
+	schema, name string          // as written; schema may be ""
+	refName      string          // the name columns are qualified with: alias, else table name
+	hidden       bool            // under an aliased join: not reachable by qualified name
 	table        *shardmap.Table // nil for a table outside the map
 	pin          *Pin            // nil while no condition fixes the key
 	write        bool
