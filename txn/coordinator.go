@@ -8,6 +8,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/sqlrouter/sqlrouter/pgerror"
 )
 
 // Participant is one cluster's backend session inside a transaction, idle
@@ -19,45 +22,46 @@ type Participant interface {
 	Exec(ctx context.Context, sql string) error
 }
 
-// Decision is the outcome of a distributed transaction.
-type Decision int
-
-// The decisions a log records.
+// SQLSTATEs of the errors Commit raises itself.
 const (
-	Commit Decision = iota + 1
-	Abort
+	transactionRollback          = "40000"
+	transactionResolutionUnknown = "08007"
 )
 
-// DecisionLog durably records commit decisions. Record must not return
-// before the decision survives a crash of the router.
-type DecisionLog interface {
-	Record(ctx context.Context, gid string, d Decision, clusters []string) error
-	// Forget drops a decision once every participant applied it.
-	Forget(ctx context.Context, gid string) error
-}
+// How long the steps after PREPARE may take. They run on a context
+// detached from the caller's: a client that goes away in the middle must
+// not leave a transaction half decided.
+const (
+	recordTimeout = 5 * time.Second
+	finishTimeout = 30 * time.Second
+)
 
-// NoLog is a DecisionLog that keeps nothing: a router crash between
-// PREPARE and COMMIT PREPARED leaves prepared transactions for an operator
-// (or a later recovery) to resolve.
-type NoLog struct{}
+// ErrCommitFailed wraps the errors of a distributed commit that rolled
+// back: nothing was committed anywhere.
+var ErrCommitFailed = errors.New("distributed commit failed")
 
-// Record does nothing.
-func (NoLog) Record(context.Context, string, Decision, []string) error { return nil }
-
-// Forget does nothing.
-func (NoLog) Forget(context.Context, string) error { return nil }
+// ErrCommitUnknown wraps the error of a distributed commit whose decision
+// could not be settled (the decision log was unreachable): the prepared
+// transactions stay prepared and recovery commits or rolls them back.
+var ErrCommitUnknown = errors.New("outcome of the distributed commit is unknown")
 
 // Coordinator runs commits and rollbacks. Its zero value is not usable; make
 // one with NewCoordinator.
 type Coordinator struct {
 	routerID string
+	idErr    error // ValidRouterID(routerID)
+	epoch    string
 	log      DecisionLog
 	logger   *slog.Logger
 	seq      atomic.Uint64
+	inFlight inFlightSet
 }
 
-// NewCoordinator makes a coordinator whose transaction ids carry routerID,
-// so that several routers never resolve each other's transactions.
+// NewCoordinator makes a coordinator whose transaction ids carry routerID
+// (see ValidRouterID), so that several routers never resolve each other's
+// transactions, and an epoch of this process, so that a restarted router
+// never reuses a GID. With an invalid routerID, commits across clusters
+// fail.
 func NewCoordinator(routerID string, log DecisionLog, logger *slog.Logger) *Coordinator {
 	if log == nil {
 		log = NoLog{}
@@ -65,19 +69,24 @@ func NewCoordinator(routerID string, log DecisionLog, logger *slog.Logger) *Coor
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Coordinator{routerID: routerID, log: log, logger: logger}
+	return &Coordinator{routerID: routerID, idErr: ValidRouterID(routerID), epoch: newEpoch(), log: log, logger: logger}
 }
 
-// GIDPrefix is how every prepared transaction id of this router starts.
-func (c *Coordinator) GIDPrefix() string { return "sqlr_" + c.routerID + "_" }
+// RouterID returns the router id the coordinator's GIDs carry.
+func (c *Coordinator) RouterID() string { return c.routerID }
 
-// ErrCommitFailed wraps the participant error that made a distributed
-// commit roll back.
-var ErrCommitFailed = errors.New("distributed commit failed")
+// GIDPrefix is how every prepared transaction id of this router starts.
+func (c *Coordinator) GIDPrefix() string { return gidPrefix + c.routerID + "." }
+
+// InFlight reports whether the transaction is being committed by this
+// coordinator right now: from before its first PREPARE until Commit
+// returns. Recovery must leave such a transaction alone.
+func (c *Coordinator) InFlight(txid string) bool { return c.inFlight.contains(txid) }
 
 // Commit commits the participants' transactions atomically: one
-// participant with a plain COMMIT, several with two-phase commit. When it
-// returns an error nothing was committed anywhere.
+// participant with a plain COMMIT, several with two-phase commit. An error
+// wrapping ErrCommitUnknown means the outcome is not known yet (recovery
+// settles it); any other error means nothing was committed anywhere.
 func (c *Coordinator) Commit(ctx context.Context, ps []Participant) error {
 	switch len(ps) {
 	case 0:
@@ -85,55 +94,115 @@ func (c *Coordinator) Commit(ctx context.Context, ps []Participant) error {
 	case 1:
 		return ps[0].Exec(ctx, "COMMIT")
 	}
-	gid := fmt.Sprintf("%s%d", c.GIDPrefix(), c.seq.Add(1))
-	gids := make([]string, len(ps))
-	for i, p := range ps {
-		gids[i] = gid + "_" + p.Cluster()
+	txid, gids, clusters, err := c.name(ps)
+	if err != nil {
+		c.Rollback(context.WithoutCancel(ctx), ps)
+		return fmt.Errorf("%w: %w", ErrCommitFailed, err)
 	}
+	c.inFlight.add(txid)
+	defer c.inFlight.remove(txid)
+
 	errs := parallel(ps, func(i int, p Participant) error {
 		return p.Exec(ctx, "PREPARE TRANSACTION "+quote(gids[i]))
 	})
+	detached := context.WithoutCancel(ctx)
 	if failed := firstError(errs); failed != nil {
 		// A participant whose PREPARE failed has rolled back; undo the
-		// ones that prepared.
-		parallel(ps, func(i int, p Participant) error {
-			if errs[i] != nil {
-				return nil
-			}
-			if err := p.Exec(ctx, "ROLLBACK PREPARED "+quote(gids[i])); err != nil {
-				c.logger.Error("rollback of prepared transaction failed; it stays prepared until resolved", "gid", gids[i], "cluster", p.Cluster(), "err", err)
-			}
-			return nil
-		})
+		// ones that prepared. No decision is recorded: a transaction
+		// without one is rolled back by recovery, should this fail.
+		c.rollbackPrepared(detached, ps, gids, errs)
 		return failed
 	}
-	clusters := make([]string, len(ps))
-	for i, p := range ps {
-		clusters[i] = p.Cluster()
+	d, err := c.decide(detached, txid, clusters)
+	if err != nil {
+		c.logger.Error("commit decision unknown; the transaction stays prepared until recovery resolves it", "txn", txid, "err", err)
+		return fmt.Errorf("%w: %w", ErrCommitUnknown, pgerror.New(transactionResolutionUnknown,
+			"the outcome of the distributed commit is unknown: the commit decision could not be recorded (%v); it will be resolved by recovery", err))
 	}
-	if err := c.log.Record(ctx, gid, Commit, clusters); err != nil {
-		parallel(ps, func(i int, p Participant) error {
-			p.Exec(ctx, "ROLLBACK PREPARED "+quote(gids[i]))
-			return nil
-		})
-		return fmt.Errorf("%w: recording the commit decision: %v", ErrCommitFailed, err)
+	if d == Abort {
+		c.rollbackPrepared(detached, ps, gids, nil)
+		return fmt.Errorf("%w: %w", ErrCommitFailed, pgerror.New(transactionRollback,
+			"distributed commit failed: transaction %s was aborted before its commit decision was recorded", txid))
 	}
 	// The decision is durable: the transaction is committed, whatever
 	// happens to the COMMIT PREPARED messages below.
+	fctx, cancel := context.WithTimeout(detached, finishTimeout)
+	defer cancel()
 	var incomplete atomic.Bool
 	parallel(ps, func(i int, p Participant) error {
-		if err := p.Exec(ctx, "COMMIT PREPARED "+quote(gids[i])); err != nil {
+		if err := p.Exec(fctx, "COMMIT PREPARED "+quote(gids[i])); err != nil {
 			incomplete.Store(true)
 			c.logger.Error("COMMIT PREPARED failed; the transaction is committed and recovery will finish it", "gid", gids[i], "cluster", p.Cluster(), "err", err)
 		}
 		return nil
 	})
 	if !incomplete.Load() {
-		if err := c.log.Forget(ctx, gid); err != nil {
-			c.logger.Warn("forgetting a commit decision failed", "gid", gid, "err", err)
+		if err := c.log.Forget(fctx, txid); err != nil {
+			c.logger.Warn("forgetting a commit decision failed; recovery will", "txn", txid, "err", err)
 		}
 	}
 	return nil
+}
+
+// name gives the transaction its id and each participant its GID.
+func (c *Coordinator) name(ps []Participant) (txid string, gids, clusters []string, err error) {
+	if c.idErr != nil {
+		return "", nil, nil, c.idErr
+	}
+	txid = txnID(c.routerID, c.epoch, c.seq.Add(1))
+	gids = make([]string, len(ps))
+	clusters = make([]string, len(ps))
+	for i, p := range ps {
+		clusters[i] = p.Cluster()
+		if gids[i], err = participantGID(txid, p.Cluster()); err != nil {
+			return "", nil, nil, err
+		}
+	}
+	return txid, gids, clusters, nil
+}
+
+// decide records the commit decision and returns the decision that holds.
+// When Record fails without saying why, the commit may or may not have
+// been written: recording Abort in its place settles it either way, since
+// a decision is written once. An error means neither attempt answered.
+func (c *Coordinator) decide(ctx context.Context, txid string, clusters []string) (Decision, error) {
+	record := func(d Decision) error {
+		ctx, cancel := context.WithTimeout(ctx, recordTimeout)
+		defer cancel()
+		return c.log.Record(ctx, txid, d, clusters)
+	}
+	err := record(Commit)
+	switch {
+	case err == nil:
+		return Commit, nil
+	case errors.Is(err, ErrDecisionConflict):
+		return Abort, nil // recovery gave up on the transaction first
+	}
+	c.logger.Warn("recording a commit decision failed; recording abort instead", "txn", txid, "err", err)
+	abortErr := record(Abort)
+	switch {
+	case abortErr == nil:
+		return Abort, nil
+	case errors.Is(abortErr, ErrDecisionConflict):
+		return Commit, nil // the first attempt was written after all
+	}
+	return 0, errors.Join(err, abortErr)
+}
+
+// rollbackPrepared rolls back the participants that prepared (those whose
+// errs entry is nil; all when errs is nil).
+func (c *Coordinator) rollbackPrepared(ctx context.Context, ps []Participant, gids []string, errs []error) {
+	ctx, cancel := context.WithTimeout(ctx, finishTimeout)
+	defer cancel()
+	parallel(ps, func(i int, p Participant) error {
+		if errs != nil && errs[i] != nil {
+			return nil
+		}
+		if err := p.Exec(ctx, "ROLLBACK PREPARED "+quote(gids[i])); err != nil && pgerror.Code(err) != pgerror.UndefinedObject {
+			c.logger.Error("rollback of prepared transaction failed; it stays prepared until recovery resolves it", "gid", gids[i], "cluster", p.Cluster(), "err", err)
+		}
+		return nil
+	})
 }
 
 // Rollback rolls back every participant; it returns the first error.
@@ -149,11 +218,7 @@ func parallel(ps []Participant, fn func(int, Participant) error) []error {
 	}
 	var wg sync.WaitGroup
 	for i, p := range ps {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = fn(i, p)
-		}()
+		wg.Go(func() { errs[i] = fn(i, p) })
 	}
 	wg.Wait()
 	return errs
