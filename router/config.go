@@ -6,6 +6,7 @@ import (
 
 	"github.com/sqlrouter/sqlrouter/proxy"
 	"github.com/sqlrouter/sqlrouter/shardmap"
+	"github.com/sqlrouter/sqlrouter/txn"
 )
 
 // Config is the router's configuration. Its zero value, with etcd
@@ -21,7 +22,27 @@ type Config struct {
 	Backend  BackendConfig `mapstructure:"backend"`
 	Pool     PoolConfig    `mapstructure:"pool"`
 	Limits   LimitsConfig  `mapstructure:"limits"`
+	Txn      TxnConfig     `mapstructure:"txn"`
 	Log      LogConfig     `mapstructure:"log"`
+}
+
+// TxnConfig tunes two-phase commit and its recovery. Zero values take the
+// defaults of package txn.
+type TxnConfig struct {
+	// DecisionPrefix is the etcd prefix of commit decisions
+	// (default /sqlrouter/txn/).
+	DecisionPrefix string `mapstructure:"decision_prefix"`
+	// RoutersPrefix is the etcd prefix where live routers register
+	// (default /sqlrouter/routers/).
+	RoutersPrefix string `mapstructure:"routers_prefix"`
+	// LeaseTTL is how long a router's registration outlives it (default
+	// 10 s): after that, other routers resolve its prepared transactions.
+	LeaseTTL time.Duration `mapstructure:"lease_ttl"`
+	// RecoveryInterval is the time between recovery passes (default 30 s).
+	RecoveryInterval time.Duration `mapstructure:"recovery_interval"`
+	// NoDecisionTimeout is how long a prepared transaction without a
+	// commit decision may stay before recovery rolls it back (default 60 s).
+	NoDecisionTimeout time.Duration `mapstructure:"no_decision_timeout"`
 }
 
 // EtcdConfig says where the shard map lives.
@@ -117,6 +138,11 @@ func (c Config) Validate() error {
 	}
 	if c.Pool.MaxConnsPerNode < 0 {
 		return fmt.Errorf("pool.max_conns_per_node: must not be negative")
+	}
+	if c.RouterID != "" {
+		if err := txn.ValidRouterID(c.RouterID); err != nil {
+			return fmt.Errorf("router_id: %w", err)
+		}
 	}
 	if err := proxy.ValidateAuth(c.proxyAuth()); err != nil {
 		return fmt.Errorf("auth: %w", err)

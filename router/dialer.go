@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/sqlrouter/sqlrouter/backend"
 	"github.com/sqlrouter/sqlrouter/pgerror"
 )
@@ -22,6 +24,41 @@ func newDialer(cfg BackendConfig, maxPerNode int) *dialer {
 	return &dialer{cfg: cfg, max: maxPerNode, open: map[string]int{}}
 }
 
+// credentials returns the user and password for a cluster ("" keeps the
+// URL's).
+func (d *dialer) credentials(cluster string) (string, string) {
+	user, password := d.cfg.User, d.cfg.Password
+	if c, ok := d.cfg.Clusters[cluster]; ok {
+		if c.User != "" {
+			user = c.User
+		}
+		if c.Password != "" {
+			password = c.Password
+		}
+	}
+	return user, password
+}
+
+// connectPrimary opens a plain pgconn session, for the recovery of
+// prepared transactions.
+func (d *dialer) connectPrimary(ctx context.Context, cluster, url string) (*pgconn.PgConn, error) {
+	cfg, err := pgconn.ParseConfig(url)
+	if err != nil {
+		return nil, err
+	}
+	if user, password := d.credentials(cluster); user != "" || password != "" {
+		if user != "" {
+			cfg.User = user
+		}
+		if password != "" {
+			cfg.Password = password
+		}
+	}
+	cfg.ConnectTimeout = d.cfg.ConnectTimeout
+	cfg.Fallbacks = nil
+	return pgconn.ConnectConfig(ctx, cfg)
+}
+
 // Dial implements executor.Dialer.
 func (d *dialer) Dial(ctx context.Context, cluster, url string, params map[string]string) (*backend.Conn, error) {
 	d.mu.Lock()
@@ -36,15 +73,7 @@ func (d *dialer) Dial(ctx context.Context, cluster, url string, params map[strin
 		d.open[url]--
 		d.mu.Unlock()
 	})
-	user, password := d.cfg.User, d.cfg.Password
-	if c, ok := d.cfg.Clusters[cluster]; ok {
-		if c.User != "" {
-			user = c.User
-		}
-		if c.Password != "" {
-			password = c.Password
-		}
-	}
+	user, password := d.credentials(cluster)
 	c, err := backend.Dial(ctx, backend.DialOptions{
 		URL:            url,
 		User:           user,

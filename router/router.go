@@ -32,6 +32,8 @@ type Router struct {
 	store  *shardmap.Store
 	server *proxy.Server
 	ln     net.Listener
+	// registration keeps this router's liveness key in etcd.
+	registration *txn.Registration
 
 	stop func()
 	wg   sync.WaitGroup
@@ -63,9 +65,32 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*Router, error
 		return nil, fmt.Errorf("etcd client: %w", err)
 	}
 	store := shardmap.NewStore(cli, cfg.Etcd.Key, logger)
+	dial := newDialer(cfg.Backend, cfg.Pool.MaxConnsPerNode)
+	decisions := txn.NewEtcdLog(cli, cfg.RouterID, cfg.Txn.DecisionPrefix)
+	registry := txn.NewRegistry(cli, cfg.Txn.RoutersPrefix, logger)
+	coord := txn.NewCoordinator(cfg.RouterID, decisions, logger)
+	recovery := txn.NewRecovery(txn.RecoveryOptions{
+		RouterID: cfg.RouterID,
+		Log:      decisions,
+		Routers:  registry,
+		InFlight: coord.InFlight,
+		Primaries: func() map[string]string {
+			out := map[string]string{}
+			if snap := store.Current(); snap != nil {
+				for name, c := range snap.Map.Clusters {
+					out[name] = c.Primary
+				}
+			}
+			return out
+		},
+		Connect:           dial.connectPrimary,
+		Interval:          cfg.Txn.RecoveryInterval,
+		NoDecisionTimeout: cfg.Txn.NoDecisionTimeout,
+		Logger:            logger,
+	})
 	exec := &executor.Config{
-		Dialer:      newDialer(cfg.Backend, cfg.Pool.MaxConnsPerNode),
-		Coordinator: txn.NewCoordinator(cfg.RouterID, txn.NoLog{}, logger),
+		Dialer:      dial,
+		Coordinator: coord,
 		Logger:      logger,
 		Version:     Version,
 	}
@@ -90,7 +115,15 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*Router, error
 	}
 	runCtx, stop := context.WithCancel(context.Background())
 	r := &Router{cfg: cfg, logger: logger, etcd: cli, store: store, server: server, ln: ln, stop: stop}
-	r.wg.Add(2)
+	r.registration = registry.Register(cfg.RouterID, cfg.Txn.LeaseTTL)
+	r.wg.Add(3)
+	go func() {
+		// Recovery needs the primaries: it starts with the first map.
+		defer r.wg.Done()
+		if _, err := store.WaitReady(runCtx); err == nil {
+			recovery.Run(runCtx)
+		}
+	}()
 	go func() {
 		defer r.wg.Done()
 		if err := store.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
@@ -127,6 +160,11 @@ func (r *Router) Sessions() int { return r.server.Sessions() }
 func (r *Router) Shutdown(ctx context.Context) error {
 	err := r.server.Shutdown(ctx)
 	r.stop()
+	if r.registration != nil {
+		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		r.registration.Close(rctx)
+		cancel()
+	}
 	done := make(chan struct{})
 	go func() { r.wg.Wait(); close(done) }()
 	select {

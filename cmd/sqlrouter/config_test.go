@@ -30,6 +30,7 @@ func TestSampleConfigLoads(t *testing.T) {
 		Backend: router.BackendConfig{User: "postgres", Clusters: map[string]router.Credentials{"s1": {User: "router_s1", Password: "s1-secret"}}, ConnectTimeout: 5 * time.Second},
 		Pool:    router.PoolConfig{MaxConnsPerNode: 100},
 		Limits:  router.LimitsConfig{MaxMessageSize: 64 << 20, StartupTimeout: 15 * time.Second},
+		Txn:     router.TxnConfig{DecisionPrefix: "/sqlrouter/txn/", RoutersPrefix: "/sqlrouter/routers/", LeaseTTL: 10 * time.Second, RecoveryInterval: 30 * time.Second, NoDecisionTimeout: 60 * time.Second},
 		Log:     router.LogConfig{Level: "info", Format: "text"},
 	}
 	if !reflect.DeepEqual(cfg, want) {
