@@ -137,7 +137,7 @@ func runsOnOneCluster(p planner.Plan) bool {
 
 func runsOnBackends(p planner.Plan) bool {
 	switch p.(type) {
-	case *planner.Broadcast, *planner.SplitInsert:
+	case *planner.Broadcast, *planner.SplitInsert, *planner.Scatter:
 		return true
 	}
 	return runsOnOneCluster(p)
@@ -187,6 +187,11 @@ func (s *Session) home(ps *Prepared) (string, error) {
 		return p.Clusters[0], nil
 	case *planner.SplitInsert:
 		return p.Table.Distribution.Clusters()[0], nil
+	case *planner.Scatter:
+		if len(p.Target.Static) > 0 {
+			return p.Target.Static[0], nil
+		}
+		return p.Target.Fallback, nil
 	}
 	return s.snap.Map.DefaultClusterName(), nil
 }
@@ -513,6 +518,8 @@ func (s *Session) Execute(ctx context.Context, name string, maxRows uint32) erro
 		return s.runSplit(ctx, pl, p.ps.Stmt, p.bound)
 	case *planner.Finish:
 		return s.runFinish(ctx, pl, p.bound, false)
+	case *planner.Scatter:
+		return s.runScatter(ctx, pl, p.bound, false)
 	}
 	return s.runLocal(ctx, plan, false)
 }

@@ -161,6 +161,8 @@ func (s *Session) runStatement(ctx context.Context, st planner.Statement, _ *pla
 		return s.runSplit(ctx, p, st, nil)
 	case *planner.Finish:
 		return s.runFinish(ctx, p, nil, true)
+	case *planner.Scatter:
+		return s.runScatter(ctx, p, nil, true)
 	default:
 		return s.runLocal(ctx, st.Plan, true)
 	}

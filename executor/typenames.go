@@ -16,29 +16,32 @@ import (
 const firstNormalOID = 16384
 
 type typeKey struct {
-	server string // "" for built-in types
+	server string // "" for built-in types of no table column
 	oid    uint32
 	mod    int32
+	table  uint32 // a column's table, whose collation counts
+	attnum uint16
 }
 
 // typeNames caches format_type(oid, typmod): built-in types for every
 // server, user-defined ones per server.
 var typeNames sync.Map // typeKey -> string
 
-func typeKeyFor(server string, oid uint32, mod int32) typeKey {
-	if oid < firstNormalOID {
+func typeKeyFor(server string, f pgproto3.FieldDescription) typeKey {
+	if f.DataTypeOID < firstNormalOID && f.TableOID == 0 {
 		server = ""
 	}
-	return typeKey{server: server, oid: oid, mod: mod}
+	return typeKey{server: server, oid: f.DataTypeOID, mod: f.TypeModifier, table: f.TableOID, attnum: f.TableAttributeNumber}
 }
 
 // columnTypes returns the SQL type of each field, as the server c names
-// it, asking c for the ones not cached yet.
+// it, with the COLLATE clause of a table column whose collation is not its
+// type's default, asking c for the ones not cached yet.
 func (s *Session) columnTypes(ctx context.Context, c *conn, fields []pgproto3.FieldDescription) ([]string, error) {
 	out := make([]string, len(fields))
 	var missing []int
 	for i, f := range fields {
-		if v, ok := typeNames.Load(typeKeyFor(c.url, f.DataTypeOID, f.TypeModifier)); ok {
+		if v, ok := typeNames.Load(typeKeyFor(c.url, f)); ok {
 			out[i] = v.(string)
 		} else {
 			missing = append(missing, i)
@@ -48,14 +51,17 @@ func (s *Session) columnTypes(ctx context.Context, c *conn, fields []pgproto3.Fi
 		return out, nil
 	}
 	var b strings.Builder
-	b.WriteString("SELECT format_type(o, m) FROM (VALUES ")
+	b.WriteString("SELECT format_type(v.o::oid, v.m) || coalesce((SELECT ' COLLATE ' || quote_ident(cn.nspname) || '.' || quote_ident(co.collname)" +
+		" FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid JOIN pg_collation co ON co.oid = a.attcollation JOIN pg_namespace cn ON cn.oid = co.collnamespace" +
+		" WHERE a.attrelid = v.r::oid AND a.attnum = v.k AND a.attcollation <> t.typcollation), '') FROM (VALUES ")
 	for j, i := range missing {
 		if j > 0 {
 			b.WriteString(", ")
 		}
-		fmt.Fprintf(&b, "(%d, %d, %d)", j, fields[i].DataTypeOID, fields[i].TypeModifier)
+		f := fields[i]
+		fmt.Fprintf(&b, "(%d, %d, %d, %d, %d)", j, f.DataTypeOID, f.TypeModifier, f.TableOID, f.TableAttributeNumber)
 	}
-	b.WriteString(") v(n, o, m) ORDER BY n")
+	b.WriteString(") v(n, o, m, r, k) ORDER BY n")
 	rows, err := c.queryText(ctx, b.String())
 	if err != nil {
 		return nil, err
@@ -65,7 +71,7 @@ func (s *Session) columnTypes(ctx context.Context, c *conn, fields []pgproto3.Fi
 	}
 	for j, i := range missing {
 		out[i] = rows[j][0]
-		typeNames.Store(typeKeyFor(c.url, fields[i].DataTypeOID, fields[i].TypeModifier), rows[j][0])
+		typeNames.Store(typeKeyFor(c.url, fields[i]), rows[j][0])
 	}
 	return out, nil
 }

@@ -25,6 +25,9 @@ type relRef struct {
 	// pushed are conditions that filter this table's rows alone and can
 	// run where the table's rows are read.
 	pushed []*pg_query.Node
+	// depth is the query level the table is named at (1 = the statement's
+	// own FROM list).
+	depth int
 }
 
 // distributed reports whether r is a table of the map placed by a key.
@@ -96,7 +99,7 @@ func (a *analysis) addRel(rv *pg_query.RangeVar, sc *cteScope) *relRef {
 	if rv.Schemaname == "" && sc.has(rv.Relname) {
 		return nil // a WITH query, analyzed where it is defined
 	}
-	r := &relRef{schema: rv.Schemaname, name: rv.Relname, refName: rv.Relname, rv: rv}
+	r := &relRef{schema: rv.Schemaname, name: rv.Relname, refName: rv.Relname, rv: rv, depth: a.depth}
 	if rv.Alias != nil && rv.Alias.Aliasname != "" {
 		r.refName = rv.Alias.Aliasname
 	}

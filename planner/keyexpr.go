@@ -38,6 +38,9 @@ type Params struct {
 	Formats []int16  // 0 = text, 1 = binary; one entry applies to all; none = all text
 }
 
+// Format is the format (0 text, 1 binary) of parameter i (0-based).
+func (p Params) Format(i int) int16 { return p.format(i) }
+
 func (p Params) format(i int) int16 {
 	switch len(p.Formats) {
 	case 0:

@@ -85,17 +85,39 @@ func planDML(ctx *Context, stmt proto.Message, sql string) (Plan, error) {
 		return nil, pgerror.Unsupported("SELECT ... FOR UPDATE/SHARE over rows of several clusters is not supported yet")
 	}
 	if err != nil && !write && spansClusters(err) {
-		// A read whose rows lie on several clusters: gather and finish.
-		return planFinish(ctx, stmt, sql)
+		// A read whose rows lie on several clusters.
+		return planSpread(ctx, stmt, sql)
 	}
-	if r, ok := p.(*Route); ok && !write && r.Target.Deferred() && ctx.Map.Coordinator != "" {
+	if r, ok := p.(*Route); ok && !write && mayChooseSeveral(r.Target) {
 		// Parameters may spread the keys over several clusters.
-		spread, err := planFinish(ctx, stmt, sql)
-		if err == nil {
+		if spread, err := planSpread(ctx, stmt, sql); err == nil {
 			r.Spread = spread
 		}
 	}
 	return p, err
+}
+
+// mayChooseSeveral reports whether parameters can send a statement to
+// several clusters: a key compared with several values, or several tables
+// placed independently.
+func mayChooseSeveral(t Target) bool {
+	if !t.Deferred() {
+		return false
+	}
+	if len(t.Pins) > 1 {
+		return true
+	}
+	return len(t.Pins) == 1 && len(t.Pins[0].Values) > 1
+}
+
+// planSpread plans a read whose rows lie on several clusters: merged in
+// the router when its rows decompose by cluster, else finished at the
+// coordinator.
+func planSpread(ctx *Context, stmt proto.Message, sql string) (Plan, error) {
+	if p, ok, err := planScatter(ctx, stmt, sql); ok || err != nil {
+		return p, err
+	}
+	return planFinish(ctx, stmt, sql)
 }
 
 // spansClusters reports the errors routeFor gives for statements that need

@@ -1,0 +1,497 @@
+package planner
+
+import (
+	"fmt"
+	"strings"
+	"sync/atomic"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	pg_query "github.com/pganalyze/pg_query_go/v6"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sqlrouter/sqlrouter/shardmap"
+)
+
+// Scatter runs one query on several clusters and merges their answers in
+// the router: concatenated, or merged in the order of ORDER BY, with OFFSET
+// and LIMIT applied to the merged stream. The planner chooses it when
+// every row of the answer comes from one cluster's rows alone: the tables
+// are co-located and joined on their keys (or reference tables joined to
+// them), and groups, if any, are by the distribution key.
+type Scatter struct {
+	SQL string
+	// Worker is what each cluster runs: the statement with each sort key
+	// and its collation added as trailing hidden columns, OFFSET removed
+	// and LIMIT raised by the offset.
+	Worker string
+	// Params maps Worker's $i+1 to the statement's parameter Params[i].
+	Params []int
+	Target Target
+	// Sort lists the ORDER BY keys, in order; key i is hidden column i
+	// after the visible columns.
+	Sort []SortKey
+	// Hidden is the number of trailing hidden columns.
+	Hidden int
+	// Limit and Offset, when set, apply to the merged rows.
+	Limit, Offset *Count
+
+	// Fallback runs the statement when a sort key's order depends on a
+	// collation the router cannot tell from the result (an expression over
+	// text columns).
+	Fallback Plan
+
+	// Shape is the executor's cache of the worker's row description
+	// (checked against every execution's).
+	Shape atomic.Pointer[[]pgproto3.FieldDescription]
+}
+
+// SortKey is one ORDER BY key.
+type SortKey struct {
+	Desc       bool
+	NullsFirst bool
+	// Collate is the key's explicit COLLATE clause (SQL, e.g. "C"), if
+	// any.
+	Collate string
+	// Column is set when the key is a plain column, whose collation the
+	// catalog tells.
+	Column bool
+}
+
+// Count is a LIMIT or OFFSET: a constant or a parameter.
+type Count struct {
+	Const int64
+	Param int // 1-based; 0 for a constant
+}
+
+func (c *Count) String() string {
+	if c.Param > 0 {
+		return fmt.Sprintf("$%d", c.Param)
+	}
+	return fmt.Sprint(c.Const)
+}
+
+func (sc *Scatter) explain(b *strings.Builder) {
+	switch {
+	case len(sc.Sort) > 0:
+		var keys []string
+		for i, k := range sc.Sort {
+			s := fmt.Sprintf("key%d", i+1)
+			if k.Desc {
+				s += " DESC"
+			}
+			if k.NullsFirst != k.Desc {
+				if k.NullsFirst {
+					s += " NULLS FIRST"
+				} else {
+					s += " NULLS LAST"
+				}
+			}
+			keys = append(keys, s)
+		}
+		fmt.Fprintf(b, "Merge sorted by %s", strings.Join(keys, ", "))
+	default:
+		b.WriteString("Concatenate")
+	}
+	if sc.Offset != nil {
+		fmt.Fprintf(b, ", offset %s", sc.Offset)
+	}
+	if sc.Limit != nil {
+		fmt.Fprintf(b, ", limit %s", sc.Limit)
+	}
+	fmt.Fprintf(b, "\n  Scatter: %s\n    %s\n", sc.Target.String(), sc.Worker)
+	if sc.Fallback != nil {
+		b.WriteString("  when a key sorts by a collation:\n")
+		for _, line := range strings.Split(Explain(sc.Fallback), "\n") {
+			b.WriteString("    " + line + "\n")
+		}
+	}
+}
+
+// planScatter plans a read as a Scatter when its rows decompose by
+// cluster; ok is false when they may not (the statement then runs as a
+// Finish).
+func planScatter(ctx *Context, stmt proto.Message, sql string) (Plan, bool, error) {
+	s0, isSelect := stmt.(*pg_query.SelectStmt)
+	if !isSelect {
+		return nil, false, nil
+	}
+	s := proto.Clone(s0).(*pg_query.SelectStmt)
+	if s.Op != pg_query.SetOperation_SETOP_NONE || s.WithClause != nil || s.IntoClause != nil ||
+		len(s.LockingClause) > 0 || len(s.ValuesLists) > 0 || len(s.DistinctClause) > 0 ||
+		len(s.WindowClause) > 0 || s.LimitOption == pg_query.LimitOption_LIMIT_OPTION_WITH_TIES {
+		return nil, false, nil
+	}
+	a := newAnalysis(ctx)
+	a.visit(s, nil)
+	if a.err != nil {
+		return nil, false, a.err
+	}
+	if len(a.unmapped) > 0 || a.systemColumns || a.sequences || a.catalog {
+		return nil, false, nil
+	}
+	var dist, top []*relRef
+	var d *shardmap.Distribution
+	for _, r := range a.all {
+		if r.depth == 1 {
+			top = append(top, r)
+		}
+		if r.table == nil || r.table.Vertical != nil {
+			return nil, false, nil
+		}
+		if !r.distributed() {
+			continue
+		}
+		if r.depth != 1 || (d != nil && r.table.Distribution != d) {
+			return nil, false, nil
+		}
+		d = r.table.Distribution
+		dist = append(dist, r)
+	}
+	if len(dist) == 0 || !joinedOnKeys(a, s, dist, top) || !outerJoinsKeepRows(s.FromClause, a) {
+		return nil, false, nil
+	}
+	aggs, unknown := topLevelCalls(s)
+	if unknown {
+		return nil, false, nil
+	}
+	grouped := aggs || len(s.GroupClause) > 0 || s.HavingClause != nil
+	if grouped && !groupedByKey(a, s, top) {
+		return nil, false, nil
+	}
+	sc := &Scatter{SQL: sql}
+	var best *Pin
+	for _, r := range dist {
+		if r.pin != nil && (best == nil || len(r.pin.Values) < len(best.Values)) {
+			best = r.pin
+		}
+	}
+	if best != nil {
+		sc.Target.addPin(*best)
+	} else {
+		sc.Target.addStatic(d.Clusters()...)
+	}
+	sc.Target.finish()
+	ok, err := sc.build(ctx, s)
+	if !ok || err != nil {
+		return nil, false, err
+	}
+	for _, k := range sc.Sort {
+		if !k.Column && k.Collate == "" {
+			if sc.Fallback, err = planFinish(ctx, s0, sql); err != nil {
+				sc.Fallback = nil // text keys of expressions will be refused
+			}
+			break
+		}
+	}
+	return sc, true, nil
+}
+
+// build makes the worker query and the merge from the statement (a clone
+// it may change).
+func (sc *Scatter) build(ctx *Context, s *pg_query.SelectStmt) (bool, error) {
+	star := false
+	for _, t := range s.TargetList {
+		if rt, ok := unwrap(t).(*pg_query.ResTarget); ok {
+			if cr, ok := unwrap(rt.Val).(*pg_query.ColumnRef); ok && len(cr.Fields) > 0 {
+				if _, isStar := unwrap(cr.Fields[len(cr.Fields)-1]).(*pg_query.A_Star); isStar {
+					star = true
+				}
+			}
+		}
+	}
+	for i, n := range s.SortClause {
+		sb, ok := unwrap(n).(*pg_query.SortBy)
+		if !ok || sb.SortbyDir == pg_query.SortByDir_SORTBY_USING {
+			return false, nil
+		}
+		expr, ok := sortExpr(s.TargetList, sb.Node, star)
+		if !ok {
+			return false, nil
+		}
+		key := SortKey{Desc: sb.SortbyDir == pg_query.SortByDir_SORTBY_DESC}
+		switch sb.SortbyNulls {
+		case pg_query.SortByNulls_SORTBY_NULLS_FIRST:
+			key.NullsFirst = true
+		case pg_query.SortByNulls_SORTBY_NULLS_LAST:
+			key.NullsFirst = false
+		default:
+			key.NullsFirst = key.Desc
+		}
+		switch x := unwrap(expr).(type) {
+		case *pg_query.CollateClause:
+			key.Collate = strings.Join(quotedNames(x.Collname), ".")
+		case *pg_query.ColumnRef:
+			key.Column = true
+		}
+		sc.Sort = append(sc.Sort, key)
+		s.TargetList = append(s.TargetList, resTarget(fmt.Sprintf("_sqlrouter_key%d", i+1), proto.Clone(expr).(*pg_query.Node)))
+	}
+	sc.Hidden = len(sc.Sort)
+	var ok bool
+	if sc.Limit, ok = count(s.LimitCount); !ok {
+		return false, nil
+	}
+	if sc.Offset, ok = count(s.LimitOffset); !ok || (sc.Offset != nil && sc.Offset.Param == 0 && sc.Offset.Const < 0) {
+		return false, nil
+	}
+	// Each cluster returns at most offset+limit rows: the merged first
+	// offset+limit rows can only come from those.
+	s.LimitOffset = nil
+	if sc.Limit != nil && sc.Offset != nil {
+		s.LimitCount = &pg_query.Node{Node: &pg_query.Node_AExpr{AExpr: &pg_query.A_Expr{
+			Kind: pg_query.A_Expr_Kind_AEXPR_OP, Name: []*pg_query.Node{str("+")},
+			Lexpr: proto.Clone(s.LimitCount).(*pg_query.Node), Rexpr: countNode(sc.Offset),
+		}}}
+	}
+	sc.Params = renumberParams(s)
+	worker, err := deparse(ctx, s)
+	if err != nil {
+		return false, err
+	}
+	sc.Worker = worker
+	return true, nil
+}
+
+// quotedNames quotes each part of a qualified name.
+func quotedNames(nodes []*pg_query.Node) []string {
+	var out []string
+	for _, n := range nameList(nodes) {
+		out = append(out, `"`+strings.ReplaceAll(n, `"`, `""`)+`"`)
+	}
+	return out
+}
+
+func str(s string) *pg_query.Node {
+	return &pg_query.Node{Node: &pg_query.Node_String_{String_: &pg_query.String{Sval: s}}}
+}
+
+func resTarget(name string, val *pg_query.Node) *pg_query.Node {
+	return &pg_query.Node{Node: &pg_query.Node_ResTarget{ResTarget: &pg_query.ResTarget{Name: name, Val: val}}}
+}
+
+func countNode(c *Count) *pg_query.Node {
+	if c.Param > 0 {
+		return &pg_query.Node{Node: &pg_query.Node_ParamRef{ParamRef: &pg_query.ParamRef{Number: int32(c.Param)}}}
+	}
+	return &pg_query.Node{Node: &pg_query.Node_AConst{AConst: &pg_query.A_Const{Val: &pg_query.A_Const_Fval{Fval: &pg_query.Float{Fval: fmt.Sprint(c.Const)}}}}}
+}
+
+// count reads a LIMIT or OFFSET: absent, NULL (LIMIT ALL), a constant or a
+// parameter. ok is false for anything else.
+func count(n *pg_query.Node) (*Count, bool) {
+	if n == nil {
+		return nil, true
+	}
+	switch x := unwrap(n).(type) {
+	case *pg_query.A_Const:
+		if x.Isnull {
+			return nil, true
+		}
+		switch v := x.Val.(type) {
+		case *pg_query.A_Const_Ival:
+			return &Count{Const: int64(v.Ival.Ival)}, true
+		case *pg_query.A_Const_Fval:
+			var c int64
+			if _, err := fmt.Sscan(v.Fval.Fval, &c); err == nil && !strings.ContainsAny(v.Fval.Fval, ".eE") {
+				return &Count{Const: c}, true
+			}
+		}
+	case *pg_query.ParamRef:
+		return &Count{Param: int(x.Number)}, true
+	}
+	return nil, false
+}
+
+// sortExpr resolves an ORDER BY item as PostgreSQL does: a number is a
+// position in the select list, a bare name first an output column's name,
+// anything else an expression over the input.
+func sortExpr(targets []*pg_query.Node, n *pg_query.Node, star bool) (*pg_query.Node, bool) {
+	switch x := unwrap(n).(type) {
+	case *pg_query.A_Const:
+		iv, ok := x.Val.(*pg_query.A_Const_Ival)
+		if !ok || star || iv.Ival.Ival < 1 || int(iv.Ival.Ival) > len(targets) {
+			return nil, false
+		}
+		rt, ok := unwrap(targets[iv.Ival.Ival-1]).(*pg_query.ResTarget)
+		return rt.GetVal(), ok
+	case *pg_query.ColumnRef:
+		if len(x.Fields) == 1 {
+			name := stringValue(x.Fields[0])
+			var found *pg_query.Node
+			for _, t := range targets {
+				rt, ok := unwrap(t).(*pg_query.ResTarget)
+				if ok && columnName(rt) == name {
+					if found != nil && !proto.Equal(stripLocations(found), stripLocations(rt.Val)) {
+						return nil, false // ambiguous: PostgreSQL refuses it
+					}
+					found = rt.Val
+				}
+			}
+			if found != nil {
+				return found, true
+			}
+		}
+	}
+	return n, true
+}
+
+// stripLocations returns a copy of a tree without source positions, to
+// compare expressions by structure.
+func stripLocations(n *pg_query.Node) *pg_query.Node {
+	c := proto.Clone(n).(*pg_query.Node)
+	inspect(c, func(m proto.Message) bool {
+		fd := m.ProtoReflect().Descriptor().Fields().ByName("location")
+		if fd != nil {
+			m.ProtoReflect().Clear(fd)
+		}
+		return true
+	})
+	return c
+}
+
+// topLevelCalls classifies the function calls of the statement's own
+// select list, GROUP BY, HAVING and ORDER BY (not those of subqueries):
+// aggregates found, and whether some call is unknown (a user-defined
+// function could be an aggregate) or a window function.
+func topLevelCalls(s *pg_query.SelectStmt) (aggs, unknown bool) {
+	var nodes []*pg_query.Node
+	nodes = append(nodes, s.TargetList...)
+	nodes = append(nodes, s.GroupClause...)
+	nodes = append(nodes, s.HavingClause)
+	nodes = append(nodes, s.SortClause...)
+	for _, n := range nodes {
+		inspect(unwrap(n), func(m proto.Message) bool {
+			switch x := m.(type) {
+			case *pg_query.SubLink:
+				return false
+			case *pg_query.FuncCall:
+				switch classify(x) {
+				case funcAggregate:
+					aggs = true
+				case funcUnknown:
+					unknown = true
+				}
+			case *pg_query.GroupingFunc:
+				unknown = true
+			}
+			return true
+		})
+	}
+	return aggs, unknown
+}
+
+// joinedOnKeys reports whether the distributed tables are all joined on
+// their distribution keys (directly or through each other), by equalities
+// in WHERE or in the ON conditions of joins.
+func joinedOnKeys(a *analysis, s *pg_query.SelectStmt, dist, top []*relRef) bool {
+	if len(dist) == 1 {
+		return true
+	}
+	parent := map[*relRef]*relRef{}
+	var find func(r *relRef) *relRef
+	find = func(r *relRef) *relRef {
+		if p, ok := parent[r]; ok && p != r {
+			root := find(p)
+			parent[r] = root
+			return root
+		}
+		return r
+	}
+	link := func(qual *pg_query.Node) {
+		for _, c := range conjuncts(qual) {
+			e, ok := unwrap(c).(*pg_query.A_Expr)
+			if !ok || e.Kind != pg_query.A_Expr_Kind_AEXPR_OP || !isEqualsOperator(e.Name) {
+				continue
+			}
+			l, r := a.keyColumn(e.Lexpr, dist), a.keyColumn(e.Rexpr, dist)
+			if l != nil && r != nil && l != r {
+				parent[find(l)] = find(r)
+			}
+		}
+	}
+	link(s.WhereClause)
+	var walk func(n *pg_query.Node)
+	walk = func(n *pg_query.Node) {
+		if j, ok := unwrap(n).(*pg_query.JoinExpr); ok {
+			walk(j.Larg)
+			walk(j.Rarg)
+			if j.Jointype != pg_query.JoinType_JOIN_FULL {
+				link(j.Quals)
+			}
+		}
+	}
+	for _, f := range s.FromClause {
+		walk(f)
+	}
+	root := find(dist[0])
+	for _, r := range dist[1:] {
+		if find(r) != root {
+			return false
+		}
+	}
+	return true
+}
+
+// outerJoinsKeepRows reports whether no outer join keeps rows of reference
+// tables alone against distributed rows: each cluster would return those
+// rows, unmatched, once more.
+func outerJoinsKeepRows(from []*pg_query.Node, a *analysis) bool {
+	ok := true
+	var hasDist func(n *pg_query.Node) bool
+	hasDist = func(n *pg_query.Node) bool {
+		switch x := unwrap(n).(type) {
+		case *pg_query.RangeVar:
+			for _, r := range a.all {
+				if r.rv == x {
+					return r.distributed()
+				}
+			}
+		case *pg_query.JoinExpr:
+			return hasDist(x.Larg) || hasDist(x.Rarg)
+		}
+		return false
+	}
+	var walk func(n *pg_query.Node)
+	walk = func(n *pg_query.Node) {
+		j, isJoin := unwrap(n).(*pg_query.JoinExpr)
+		if !isJoin {
+			return
+		}
+		walk(j.Larg)
+		walk(j.Rarg)
+		l, r := hasDist(j.Larg), hasDist(j.Rarg)
+		switch j.Jointype {
+		case pg_query.JoinType_JOIN_LEFT:
+			ok = ok && (l || !r)
+		case pg_query.JoinType_JOIN_RIGHT:
+			ok = ok && (r || !l)
+		case pg_query.JoinType_JOIN_FULL:
+			ok = ok && (l == r)
+		}
+	}
+	for _, f := range from {
+		walk(f)
+	}
+	return ok
+}
+
+// groupedByKey reports whether GROUP BY names a distribution key, so that
+// every group lives on one cluster.
+func groupedByKey(a *analysis, s *pg_query.SelectStmt, top []*relRef) bool {
+	for _, g := range s.GroupClause {
+		if _, sets := unwrap(g).(*pg_query.GroupingSet); sets {
+			return false // the grand-total rows gather every cluster
+		}
+	}
+	for _, g := range s.GroupClause {
+		expr, ok := sortExpr(s.TargetList, g, false)
+		if !ok {
+			continue
+		}
+		if r := a.keyColumn(expr, top); r != nil && r.distributed() {
+			return true
+		}
+	}
+	return false
+}
