@@ -36,11 +36,17 @@ func comparatorFor(oid uint32) (comparator, bool) {
 	case oidBool:
 		return compareBytes, true // false (0) < true (1)
 	case oidInt2:
-		return func(a, b []byte) int { return cmp3(int16(binary.BigEndian.Uint16(a)), int16(binary.BigEndian.Uint16(b))) }, true
+		return func(a, b []byte) int {
+			return cmp3(int16(binary.BigEndian.Uint16(a)), int16(binary.BigEndian.Uint16(b)))
+		}, true
 	case oidInt4, oidDate:
-		return func(a, b []byte) int { return cmp3(int32(binary.BigEndian.Uint32(a)), int32(binary.BigEndian.Uint32(b))) }, true
+		return func(a, b []byte) int {
+			return cmp3(int32(binary.BigEndian.Uint32(a)), int32(binary.BigEndian.Uint32(b)))
+		}, true
 	case oidInt8, oidTime, oidTimestamp, oidTimestampTZ:
-		return func(a, b []byte) int { return cmp3(int64(binary.BigEndian.Uint64(a)), int64(binary.BigEndian.Uint64(b))) }, true
+		return func(a, b []byte) int {
+			return cmp3(int64(binary.BigEndian.Uint64(a)), int64(binary.BigEndian.Uint64(b)))
+		}, true
 	case oidOID:
 		return func(a, b []byte) int { return cmp3(binary.BigEndian.Uint32(a), binary.BigEndian.Uint32(b)) }, true
 	case oidFloat4:

@@ -38,15 +38,15 @@ func TestCompareNumeric(t *testing.T) {
 	// In increasing order.
 	vals := [][]byte{
 		numericBinary(numericNInf, 0),
-		numericBinary(numericNeg, 1, 1),         // -10000
-		numericBinary(numericNeg, 0, 5, 5000),   // -5.5
-		numericBinary(numericNeg, -1, 1),        // -0.0001
-		numericBinary(numericPos, 0),            // 0
-		numericBinary(numericPos, -2, 1),        // 0.00000001
-		numericBinary(numericPos, 0, 1),         // 1
-		numericBinary(numericPos, 0, 1, 1),      // 1.0001
-		numericBinary(numericPos, 0, 2),         // 2
-		numericBinary(numericPos, 1, 1, 0, 1),   // 10000.0001
+		numericBinary(numericNeg, 1, 1),       // -10000
+		numericBinary(numericNeg, 0, 5, 5000), // -5.5
+		numericBinary(numericNeg, -1, 1),      // -0.0001
+		numericBinary(numericPos, 0),          // 0
+		numericBinary(numericPos, -2, 1),      // 0.00000001
+		numericBinary(numericPos, 0, 1),       // 1
+		numericBinary(numericPos, 0, 1, 1),    // 1.0001
+		numericBinary(numericPos, 0, 2),       // 2
+		numericBinary(numericPos, 1, 1, 0, 1), // 10000.0001
 		numericBinary(numericPInf, 0),
 		numericBinary(numericNaN, 0),
 	}
