@@ -137,7 +137,7 @@ func runsOnOneCluster(p planner.Plan) bool {
 
 func runsOnBackends(p planner.Plan) bool {
 	switch p.(type) {
-	case *planner.Broadcast, *planner.SplitInsert, *planner.Scatter:
+	case *planner.Broadcast, *planner.SplitInsert, *planner.Scatter, *planner.Combine:
 		return true
 	}
 	return runsOnOneCluster(p)
@@ -188,12 +188,19 @@ func (s *Session) home(ps *Prepared) (string, error) {
 	case *planner.SplitInsert:
 		return p.Table.Distribution.Clusters()[0], nil
 	case *planner.Scatter:
-		if len(p.Target.Static) > 0 {
-			return p.Target.Static[0], nil
-		}
-		return p.Target.Fallback, nil
+		return targetHome(p.Target), nil
+	case *planner.Combine:
+		return targetHome(p.Target), nil
 	}
 	return s.snap.Map.DefaultClusterName(), nil
+}
+
+// targetHome is a cluster of a target that holds the statement's tables.
+func targetHome(t planner.Target) string {
+	if len(t.Static) > 0 {
+		return t.Static[0]
+	}
+	return t.Fallback
 }
 
 // materialize sends a pending Parse to its home cluster.
@@ -520,6 +527,8 @@ func (s *Session) Execute(ctx context.Context, name string, maxRows uint32) erro
 		return s.runFinish(ctx, pl, p.bound, false)
 	case *planner.Scatter:
 		return s.runScatter(ctx, pl, p.bound, false)
+	case *planner.Combine:
+		return s.runCombine(ctx, pl, p.bound, false)
 	}
 	return s.runLocal(ctx, plan, false)
 }

@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -153,22 +154,32 @@ func (s *Session) runFinish(ctx context.Context, f *planner.Finish, bound *bound
 // coordinator. Rows stream from the clusters to the coordinator's COPY:
 // memory stays bounded.
 func (s *Session) gather(ctx context.Context, cc *conn, g *planner.Gather, params planner.Params, oids []uint32, joined bool) error {
-	clusters, err := g.Target.Resolve(params)
+	_, _, err := s.load(ctx, cc, g.Name, false, g.SQL, g.Params, g.Target, params, oids, joined)
+	return err
+}
+
+// load runs sql (the statement's parameters picked by nums) on the
+// target's clusters and loads the rows into a temporary table of the
+// coordinator, named after the result's columns or, when positional, c1,
+// c2, ... It returns the result's columns and their SQL types.
+func (s *Session) load(ctx context.Context, cc *conn, table string, positional bool, sql string, nums []int, target planner.Target,
+	params planner.Params, oids []uint32, joined bool) ([]pgproto3.FieldDescription, []string, error) {
+	clusters, err := target.Resolve(params)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	values, formats, gOIDs := subsetParams(params, oids, g.Params)
+	values, formats, gOIDs := subsetParams(params, oids, nums)
 	conns, err := s.prepareReaders(ctx, clusters, joined)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	fields, err := describeOn(ctx, conns[0], g.SQL, gOIDs)
+	fields, err := describeOn(ctx, conns[0], sql, gOIDs)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	types, err := s.columnTypes(ctx, conns[0], fields)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	binaryRows := true
 	for _, f := range fields {
@@ -177,29 +188,33 @@ func (s *Session) gather(ctx context.Context, cc *conn, g *planner.Gather, param
 		binaryRows = binaryRows && f.DataTypeOID < firstNormalOID
 	}
 	var ddl strings.Builder
-	ddl.WriteString("CREATE TEMP TABLE " + quoteIdent(g.Name) + " (")
+	ddl.WriteString("CREATE TEMP TABLE " + quoteIdent(table) + " (")
 	for i, f := range fields {
 		if i > 0 {
 			ddl.WriteString(", ")
 		}
-		ddl.WriteString(quoteIdent(string(f.Name)) + " " + types[i])
+		name := quoteIdent(string(f.Name))
+		if positional {
+			name = fmt.Sprintf("c%d", i+1)
+		}
+		ddl.WriteString(name + " " + types[i])
 	}
 	ddl.WriteString(") ON COMMIT DROP")
 	if err := cc.Exec(ctx, ddl.String()); err != nil {
-		return err
+		return nil, nil, err
 	}
 	format := "text"
 	resultFormat := int16(0)
 	if binaryRows {
 		format, resultFormat = "binary", 1
 	}
-	if err := startCopyIn(ctx, cc, "COPY "+quoteIdent(g.Name)+" FROM STDIN (FORMAT "+format+")"); err != nil {
-		return err
+	if err := startCopyIn(ctx, cc, "COPY "+quoteIdent(table)+" FROM STDIN (FORMAT "+format+")"); err != nil {
+		return nil, nil, err
 	}
-	key := backend.StatementKey(g.SQL, gOIDs)
+	key := backend.StatementKey(sql, gOIDs)
 	for _, c := range conns {
 		if c.unnamed != key {
-			c.Send(&pgproto3.Parse{Query: g.SQL, ParameterOIDs: gOIDs})
+			c.Send(&pgproto3.Parse{Query: sql, ParameterOIDs: gOIDs})
 			c.unnamed = key
 		}
 		c.Send(&pgproto3.Bind{ParameterFormatCodes: formats, Parameters: values, ResultFormatCodes: []int16{resultFormat}})
@@ -207,23 +222,23 @@ func (s *Session) gather(ctx context.Context, cc *conn, g *planner.Gather, param
 		c.Send(&pgproto3.Sync{})
 		c.needSync = false
 		if err := c.Flush(ctx); err != nil {
-			return err
+			return nil, nil, err
 		}
 	}
 	w := &copyWriter{cc: cc, binary: binaryRows}
 	var firstErr error
 	for _, c := range conns {
 		if err := readGatherRows(ctx, c, w, &firstErr); err != nil {
-			return err
+			return nil, nil, err
 		}
 	}
 	if firstErr != nil {
 		cc.Send(&pgproto3.CopyFail{Message: "a cluster failed"})
 		cc.Flush(ctx)
 		readToReady(ctx, cc)
-		return firstErr
+		return nil, nil, firstErr
 	}
-	return w.finish(ctx)
+	return fields, types, w.finish(ctx)
 }
 
 // subsetParams picks the parameters a rewritten query uses.

@@ -151,15 +151,8 @@ func planScatter(ctx *Context, stmt proto.Message, sql string) (Plan, bool, erro
 	if len(dist) == 0 || !joinedOnKeys(a, s, dist, top) || !outerJoinsKeepRows(s.FromClause, a) {
 		return nil, false, nil
 	}
-	aggs, unknown := topLevelCalls(s)
-	if unknown {
-		return nil, false, nil
-	}
-	grouped := aggs || len(s.GroupClause) > 0 || s.HavingClause != nil
-	if grouped && !groupedByKey(a, s, top) {
-		return nil, false, nil
-	}
-	sc := &Scatter{SQL: sql}
+	calls := topLevelCalls(s)
+	var target Target
 	var best *Pin
 	for _, r := range dist {
 		if r.pin != nil && (best == nil || len(r.pin.Values) < len(best.Values)) {
@@ -167,11 +160,24 @@ func planScatter(ctx *Context, stmt proto.Message, sql string) (Plan, bool, erro
 		}
 	}
 	if best != nil {
-		sc.Target.addPin(*best)
+		target.addPin(*best)
 	} else {
-		sc.Target.addStatic(d.Clusters()...)
+		target.addStatic(d.Clusters()...)
 	}
-	sc.Target.finish()
+	target.finish()
+	grouped := calls.aggregates || len(s.GroupClause) > 0 || s.HavingClause != nil
+	if grouped && !groupedByKey(a, s, top) {
+		if calls.unknown {
+			return nil, false, nil
+		}
+		// Groups span clusters: partial aggregates, combined at the
+		// coordinator.
+		return planCombine(ctx, s, target, sql)
+	}
+	if calls.unknown || calls.windows || calls.grouping {
+		return nil, false, nil
+	}
+	sc := &Scatter{SQL: sql, Target: target}
 	ok, err := sc.build(ctx, s)
 	if !ok || err != nil {
 		return nil, false, err
@@ -350,11 +356,19 @@ func stripLocations(n *pg_query.Node) *pg_query.Node {
 	return c
 }
 
+// calls says what functions a statement calls at its own level.
+type calls struct {
+	aggregates bool
+	// unknown: a function the planner does not know (a user-defined
+	// function could be an aggregate).
+	unknown  bool
+	windows  bool
+	grouping bool // GROUPING()
+}
+
 // topLevelCalls classifies the function calls of the statement's own
-// select list, GROUP BY, HAVING and ORDER BY (not those of subqueries):
-// aggregates found, and whether some call is unknown (a user-defined
-// function could be an aggregate) or a window function.
-func topLevelCalls(s *pg_query.SelectStmt) (aggs, unknown bool) {
+// select list, GROUP BY, HAVING and ORDER BY (not those of subqueries).
+func topLevelCalls(s *pg_query.SelectStmt) (c calls) {
 	var nodes []*pg_query.Node
 	nodes = append(nodes, s.TargetList...)
 	nodes = append(nodes, s.GroupClause...)
@@ -366,19 +380,21 @@ func topLevelCalls(s *pg_query.SelectStmt) (aggs, unknown bool) {
 			case *pg_query.SubLink:
 				return false
 			case *pg_query.FuncCall:
-				switch classify(x) {
-				case funcAggregate:
-					aggs = true
-				case funcUnknown:
-					unknown = true
+				switch {
+				case x.Over != nil:
+					c.windows = true
+				case classify(x) == funcAggregate:
+					c.aggregates = true
+				case classify(x) == funcUnknown:
+					c.unknown = true
 				}
 			case *pg_query.GroupingFunc:
-				unknown = true
+				c.grouping = true
 			}
 			return true
 		})
 	}
-	return aggs, unknown
+	return c
 }
 
 // joinedOnKeys reports whether the distributed tables are all joined on
