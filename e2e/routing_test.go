@@ -332,3 +332,59 @@ func TestUpdateAndDeleteRunOnTheKeysShard(t *testing.T) {
 		}
 	}
 }
+
+// statementsOn returns the router's per-cluster statement counters.
+func statementsOn() map[string]int64 {
+	out := map[string]int64{}
+	for _, c := range stack.Router.Stats() {
+		out[c.Cluster] = c.Statements
+	}
+	return out
+}
+
+// A statement pruned to one cluster touches only that cluster: the
+// router's per-cluster counters move for it alone. Arrays of keys
+// (= ANY($1)) prune too, at Bind.
+func TestPrunedStatementsTouchOnlyTheirClusters(t *testing.T) {
+	c := connect(t)
+	a0, b0, a1 := keyOn(t, "s0"), keyOn(t, "s0"), keyOn(t, "s1")
+	mustExec(t, c, "INSERT INTO customers (id, name) VALUES ($1, 'p'), ($2, 'p'), ($3, 'p')", a0, b0, a1)
+	cases := []struct {
+		name string
+		sql  string
+		args []any
+		want []string // clusters touched
+		rows int
+	}{
+		{"key parameter", "SELECT name FROM customers WHERE id = $1", []any{a1}, []string{"s1"}, 1},
+		{"key literal", fmt.Sprintf("SELECT name FROM customers WHERE id = %d", a0), nil, []string{"s0"}, 1},
+		{"IN list on one cluster", fmt.Sprintf("SELECT name FROM customers WHERE id IN (%d, %d)", a0, b0), nil, []string{"s0"}, 2},
+		{"array parameter on one cluster", "SELECT name FROM customers WHERE id = ANY($1)", []any{[]int64{a0, b0}}, []string{"s0"}, 2},
+		{"array parameter on two clusters", "SELECT name FROM customers WHERE id = ANY($1)", []any{[]int64{a0, a1}}, []string{"s0", "s1"}, 2},
+		{"all clusters", "SELECT count(*) FROM customers WHERE name = 'p'", nil, []string{"s0", "s1"}, 1},
+	}
+	for _, tc := range cases {
+		before := statementsOn()
+		rows, err := c.Query(ctxT(t), tc.sql, tc.args...)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		n := 0
+		for rows.Next() {
+			n++
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		after := statementsOn()
+		var touched []string
+		for _, cl := range clusters() {
+			if after[cl] > before[cl] {
+				touched = append(touched, cl)
+			}
+		}
+		if !slices.Equal(touched, tc.want) || n != tc.rows {
+			t.Errorf("%s: touched %v with %d rows, want %v with %d", tc.name, touched, n, tc.want, tc.rows)
+		}
+	}
+}

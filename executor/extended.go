@@ -340,6 +340,7 @@ func (s *Session) Bind(ctx context.Context, portalName string, ps *Prepared, par
 	name := s.prepareOn(c, ps, lazy)
 	c.Send(&pgproto3.Bind{DestinationPortal: portalName, PreparedStatement: name, ParameterFormatCodes: params.Formats, Parameters: params.Values, ResultFormatCodes: resultFormats})
 	c.needSync = true
+	s.touched(cluster)
 	var sk sink = clientSink{s}
 	if name != ps.Name {
 		// The server knows the statement by the router's name: errors

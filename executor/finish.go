@@ -213,6 +213,7 @@ func (s *Session) load(ctx context.Context, cc *conn, table string, positional b
 	}
 	key := backend.StatementKey(sql, gOIDs)
 	for _, c := range conns {
+		s.touched(c.cluster)
 		if c.unnamed != key {
 			c.Send(&pgproto3.Parse{Query: sql, ParameterOIDs: gOIDs})
 			c.unnamed = key

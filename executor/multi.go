@@ -97,6 +97,7 @@ func (s *Session) runParts(ctx context.Context, parts []multiPart, resultFormats
 		}
 		col := &collector{s: s, notices: i == 0, errSent: errSent}
 		cols[i] = col
+		s.touched(p.cluster)
 		if p.params == nil {
 			c.SendQuery(p.sql)
 			c.unnamed = ""
@@ -184,6 +185,7 @@ func (s *Session) runOneByOne(ctx context.Context, b *planner.Broadcast, st plan
 			return s.stmtError(ctx, err)
 		}
 		col := &collector{s: s, notices: i == 0, errSent: errSent}
+		s.touched(cl)
 		c.SendQuery(st.SQL)
 		c.unnamed = ""
 		s.push(&entry{kind: expQuery, conn: c, sink: col})

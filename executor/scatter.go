@@ -91,6 +91,7 @@ func (s *Session) runScatter(ctx context.Context, sc *planner.Scatter, bound *bo
 	}
 	key := backend.StatementKey(sc.Worker, wOIDs)
 	for i, c := range conns {
+		s.touched(c.cluster)
 		if c.unnamed != key {
 			c.Send(&pgproto3.Parse{Query: sc.Worker, ParameterOIDs: wOIDs})
 			c.unnamed = key
@@ -479,6 +480,7 @@ func (s *Session) scatterAtCoordinator(ctx context.Context, sc *planner.Scatter,
 	}
 	key := backend.StatementKey(sc.Worker, wOIDs)
 	for _, c := range conns {
+		s.touched(c.cluster)
 		if c.unnamed != key {
 			c.Send(&pgproto3.Parse{Query: sc.Worker, ParameterOIDs: wOIDs})
 			c.unnamed = key

@@ -46,6 +46,8 @@ type Config struct {
 	Logger      *slog.Logger
 	// Version is the router's version, for SHOW sqlrouter.version.
 	Version string
+	// Stats, when set, counts statements per cluster.
+	Stats *Stats
 }
 
 // txState is the client-visible transaction state.

@@ -104,6 +104,7 @@ func (s *Session) runWhole(ctx context.Context, cluster, text string) error {
 	}
 	c.SendQuery(text)
 	c.unnamed = ""
+	s.touched(cluster)
 	e := &entry{kind: expQuery, conn: c, sink: clientSink{s}}
 	s.push(e)
 	if err := s.drain(ctx); err != nil {
@@ -181,6 +182,7 @@ func (s *Session) runRoute(ctx context.Context, cluster string, st planner.State
 	}
 	c.SendQuery(st.SQL)
 	c.unnamed = ""
+	s.touched(cluster)
 	e := &entry{kind: expQuery, conn: c, sink: clientSink{s}, charOffset: st.CharOffset}
 	s.push(e)
 	if err := s.drain(ctx); err != nil {

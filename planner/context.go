@@ -59,6 +59,39 @@ func (c *Context) paramUsable(n int, t shardmap.KeyType) bool {
 	return false
 }
 
+// Array type OIDs of the key types.
+const (
+	oidInt2Array    = 1005
+	oidInt4Array    = 1007
+	oidTextArray    = 1009
+	oidVarcharArray = 1015
+	oidInt8Array    = 1016
+	oidUUIDArray    = 2951
+)
+
+// arrayParamUsable reports whether key = ANY($n) compares the key with the
+// elements of $n by the key type's equality.
+func (c *Context) arrayParamUsable(n int, t shardmap.KeyType) bool {
+	if n < 1 {
+		return false
+	}
+	var oid uint32
+	if n <= len(c.ParamOIDs) {
+		oid = c.ParamOIDs[n-1]
+	}
+	switch oid {
+	case oidUnspecified:
+		return true // inferred as an array of the key's type
+	case oidInt2Array, oidInt4Array, oidInt8Array:
+		return t.Kind() == shardmap.KindInt
+	case oidTextArray, oidVarcharArray:
+		return t.Kind() == shardmap.KindText
+	case oidUUIDArray:
+		return t.Kind() == shardmap.KindUUID
+	}
+	return false
+}
+
 // searchPath returns the schemas an unqualified table name is looked up in.
 // "$user" entries are skipped: the router does not know which per-user
 // schemas exist (documented).

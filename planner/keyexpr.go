@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strings"
 
@@ -17,10 +18,15 @@ type KeyExpr struct {
 	Const shardmap.Key
 	// Null is true for the NULL constant (it matches no row).
 	Null bool
+	// Array is set for key = ANY($n): the parameter is an array whose
+	// elements are the values.
+	Array bool
 }
 
 func (k KeyExpr) String() string {
 	switch {
+	case k.Array:
+		return fmt.Sprintf("ANY($%d)", k.Param)
 	case k.Param > 0:
 		return fmt.Sprintf("$%d", k.Param)
 	case k.Null:
@@ -76,6 +82,157 @@ func (k KeyExpr) value(t shardmap.KeyType, p Params) (key shardmap.Key, ok bool,
 	}
 	key, err = parseKeyText(t, string(v))
 	return key, err == nil, err
+}
+
+// values evaluates k for one execution as a list of keys: one for a scalar
+// (none for NULL), the non-NULL elements for an array parameter.
+func (k KeyExpr) values(t shardmap.KeyType, p Params) ([]shardmap.Key, error) {
+	if !k.Array {
+		key, ok, err := k.value(t, p)
+		if err != nil || !ok {
+			return nil, err
+		}
+		return []shardmap.Key{key}, nil
+	}
+	i := k.Param - 1
+	if i >= len(p.Values) {
+		return nil, pgerror.New(pgerror.ProtocolViolation, "bind message supplies %d parameters, but the statement uses $%d", len(p.Values), k.Param)
+	}
+	v := p.Values[i]
+	if v == nil {
+		return nil, nil
+	}
+	var elems [][]byte
+	var err error
+	binary := p.format(i) == 1
+	if binary {
+		elems, err = binaryArrayElements(v)
+	} else {
+		elems, err = textArrayElements(string(v))
+	}
+	if err != nil {
+		return nil, pgerror.New(pgerror.InvalidTextRepresentation, "malformed array literal: \"%s\"", v)
+	}
+	keys := make([]shardmap.Key, 0, len(elems))
+	for _, e := range elems {
+		if e == nil {
+			continue
+		}
+		var key shardmap.Key
+		if binary {
+			key, err = shardmap.KeyFromBinary(t, e)
+		} else {
+			key, err = parseKeyText(t, string(e))
+		}
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, key)
+	}
+	return keys, nil
+}
+
+// textArrayElements splits a one- or more-dimensional array literal
+// ({1,2,"a b",NULL}) into its elements; nil stands for NULL.
+func textArrayElements(s string) ([][]byte, error) {
+	s = strings.TrimSpace(s)
+	if i := strings.Index(s, "="); strings.HasPrefix(s, "[") && i > 0 {
+		s = s[i+1:] // dimension decoration: [1:3]={...}
+	}
+	var out [][]byte
+	var cur []byte
+	depth, quoted, escaped, had, isQuoted := 0, false, false, false, false
+	flush := func() {
+		if !had {
+			return
+		}
+		v := strings.TrimSpace(string(cur))
+		if !isQuoted && strings.EqualFold(v, "NULL") {
+			out = append(out, nil)
+		} else if isQuoted {
+			out = append(out, cur)
+		} else {
+			out = append(out, []byte(v))
+		}
+		cur, had, isQuoted = nil, false, false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case escaped:
+			cur, escaped, had = append(cur, c), false, true
+		case c == '\\':
+			escaped = true
+		case quoted:
+			if c == '"' {
+				quoted = false
+			} else {
+				cur = append(cur, c)
+			}
+		case c == '"':
+			quoted, isQuoted, had = true, true, true
+		case c == '{':
+			depth++
+		case c == '}':
+			flush()
+			depth--
+		case c == ',':
+			flush()
+		case c == ' ' || c == '\t' || c == '\n':
+			if had && !isQuoted {
+				cur = append(cur, c)
+			}
+		default:
+			cur, had = append(cur, c), true
+		}
+	}
+	if depth != 0 || quoted || escaped {
+		return nil, fmt.Errorf("unbalanced")
+	}
+	return out, nil
+}
+
+// binaryArrayElements reads array_send's format: ndim, has-nulls flag,
+// element type, each dimension's size and lower bound, then the elements
+// as length and bytes (-1 for NULL).
+func binaryArrayElements(b []byte) ([][]byte, error) {
+	if len(b) < 12 {
+		return nil, fmt.Errorf("short")
+	}
+	ndim := int(int32(binary.BigEndian.Uint32(b)))
+	if ndim < 0 || ndim > 6 || len(b) < 12+8*ndim {
+		return nil, fmt.Errorf("bad dimensions")
+	}
+	n := 1
+	if ndim == 0 {
+		n = 0
+	}
+	for d := 0; d < ndim; d++ {
+		size := int(int32(binary.BigEndian.Uint32(b[12+8*d:])))
+		if size < 0 || size > 1<<24 {
+			return nil, fmt.Errorf("bad size")
+		}
+		n *= size
+	}
+	p := 12 + 8*ndim
+	out := make([][]byte, 0, n)
+	for range n {
+		if p+4 > len(b) {
+			return nil, fmt.Errorf("short")
+		}
+		l := int(int32(binary.BigEndian.Uint32(b[p:])))
+		p += 4
+		if l < 0 {
+			out = append(out, nil)
+			continue
+		}
+		if p+l > len(b) {
+			return nil, fmt.Errorf("short")
+		}
+		out = append(out, b[p:p+l])
+		p += l
+	}
+	return out, nil
 }
 
 // parseKeyText parses a key literal the way the key type's input function

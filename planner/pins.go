@@ -24,7 +24,9 @@ func (a *analysis) qualPins(qual *pg_query.Node, cands []*relRef) map[*relRef]*P
 			out := map[*relRef]*Pin{}
 			for _, arg := range x.Args {
 				for r, p := range a.qualPins(arg, cands) {
-					if cur, ok := out[r]; !ok || len(p.Values) < len(cur.Values) {
+					if cur, ok := out[r]; ok {
+						out[r] = andPins(cur, p)
+					} else {
 						out[r] = p
 					}
 				}
@@ -42,7 +44,8 @@ func (a *analysis) qualPins(qual *pg_query.Node, cands []*relRef) map[*relRef]*P
 				merged := map[*relRef]*Pin{}
 				for r, p := range out {
 					if q, ok := ps[r]; ok {
-						merged[r] = &Pin{Table: r.table, Values: append(append([]KeyExpr(nil), p.Values...), q.Values...)}
+						merged[r] = &Pin{Table: r.table, Values: append(append([]KeyExpr(nil), p.Values...), q.Values...),
+							Ranges: append(append([]KeyRange(nil), p.Ranges...), q.Ranges...)}
 					}
 				}
 				out = merged
@@ -56,8 +59,11 @@ func (a *analysis) qualPins(qual *pg_query.Node, cands []*relRef) map[*relRef]*P
 }
 
 func (a *analysis) exprPins(x *pg_query.A_Expr, cands []*relRef) map[*relRef]*Pin {
+	if x.Kind == pg_query.A_Expr_Kind_AEXPR_BETWEEN {
+		return a.rangePins(x, cands)
+	}
 	if !isEqualsOperator(x.Name) {
-		return nil
+		return a.rangePins(x, cands)
 	}
 	switch x.Kind {
 	case pg_query.A_Expr_Kind_AEXPR_OP:
@@ -78,11 +84,19 @@ func (a *analysis) exprPins(x *pg_query.A_Expr, cands []*relRef) map[*relRef]*Pi
 		return a.pinValues(r, list.Items)
 	case pg_query.A_Expr_Kind_AEXPR_OP_ANY:
 		r := a.keyColumn(x.Lexpr, cands)
-		arr, ok := unwrap(x.Rexpr).(*pg_query.A_ArrayExpr)
-		if r == nil || !ok {
+		if r == nil {
 			return nil
 		}
-		return a.pinValues(r, arr.Elements)
+		switch arr := unwrap(x.Rexpr).(type) {
+		case *pg_query.A_ArrayExpr:
+			return a.pinValues(r, arr.Elements)
+		case *pg_query.ParamRef:
+			// key = ANY($1): the array's elements, at Bind.
+			if !a.ctx.arrayParamUsable(int(arr.Number), r.table.Distribution.KeyType) {
+				return nil
+			}
+			return map[*relRef]*Pin{r: {Table: r.table, Values: []KeyExpr{{Param: int(arr.Number), Array: true}}}}
+		}
 	}
 	return nil
 }

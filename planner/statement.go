@@ -107,7 +107,17 @@ func mayChooseSeveral(t Target) bool {
 	if len(t.Pins) > 1 {
 		return true
 	}
-	return len(t.Pins) == 1 && len(t.Pins[0].Values) > 1
+	for _, p := range t.Pins {
+		if len(p.Values)+len(p.Ranges) > 1 || len(p.Ranges) > 0 {
+			return true
+		}
+		for _, v := range p.Values {
+			if v.Array {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // planSpread plans a read whose rows lie on several clusters: merged in

@@ -15,11 +15,25 @@ import (
 type Pin struct {
 	Table  *shardmap.Table
 	Values []KeyExpr
+	// Ranges are intervals of keys (range conditions), in addition to
+	// Values.
+	Ranges []KeyRange
 }
 
 func (p Pin) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s.%s", tableName(p.Table), p.Table.Key)
+	if len(p.Ranges) > 0 {
+		var parts []string
+		for _, v := range p.Values {
+			parts = append(parts, v.String())
+		}
+		for _, r := range p.Ranges {
+			parts = append(parts, r.String())
+		}
+		b.WriteString(" in " + strings.Join(parts, " or "))
+		return b.String()
+	}
 	if len(p.Values) == 1 {
 		fmt.Fprintf(&b, " = %s", p.Values[0])
 		return b.String()
@@ -67,21 +81,27 @@ func (t *Target) Resolve(p Params) ([]string, error) {
 	out := slices.Clone(t.Static)
 	for _, pin := range t.params {
 		d := pin.Table.Distribution
-		for _, v := range pin.Values {
-			key, ok, err := v.value(d.KeyType, p)
+		for _, r := range pin.Ranges {
+			cs, err := resolveRange(d, r, p)
 			if err != nil {
 				return nil, err
 			}
-			if !ok {
-				continue
-			}
-			c, err := d.ClusterFor(key)
-			if errors.Is(err, shardmap.ErrNoCluster) {
-				continue // no row can have this key
-			} else if err != nil {
+			out = append(out, cs...)
+		}
+		for _, v := range pin.Values {
+			keys, err := v.values(d.KeyType, p)
+			if err != nil {
 				return nil, err
 			}
-			out = append(out, c)
+			for _, key := range keys {
+				c, err := d.ClusterFor(key)
+				if errors.Is(err, shardmap.ErrNoCluster) {
+					continue // no row can have this key
+				} else if err != nil {
+					return nil, err
+				}
+				out = append(out, c)
+			}
 		}
 	}
 	slices.Sort(out)
@@ -128,6 +148,21 @@ func (t *Target) addPin(p Pin) {
 	t.Pins = append(t.Pins, p)
 	d := p.Table.Distribution
 	var params []KeyExpr
+	var paramRanges []KeyRange
+	for _, r := range p.Ranges {
+		if r.hasParams() {
+			paramRanges = append(paramRanges, r)
+			continue
+		}
+		var lo, hi *shardmap.Key
+		if r.Lo != nil {
+			lo = &r.Lo.Const
+		}
+		if r.Hi != nil {
+			hi = &r.Hi.Const
+		}
+		t.Static = append(t.Static, rangeClusters(d, lo, hi, r.LoIncl, r.HiIncl)...)
+	}
 	for _, v := range p.Values {
 		if v.Param > 0 {
 			params = append(params, v)
@@ -140,8 +175,8 @@ func (t *Target) addPin(p Pin) {
 			t.Static = append(t.Static, c)
 		}
 	}
-	if len(params) > 0 {
-		t.params = append(t.params, Pin{Table: p.Table, Values: params})
+	if len(params) > 0 || len(paramRanges) > 0 {
+		t.params = append(t.params, Pin{Table: p.Table, Values: params, Ranges: paramRanges})
 	}
 	if t.Fallback == "" {
 		t.Fallback = d.Clusters()[0]

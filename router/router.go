@@ -34,6 +34,7 @@ type Router struct {
 	ln     net.Listener
 	// registration keeps this router's liveness key in etcd.
 	registration *txn.Registration
+	stats        *executor.Stats
 
 	stop func()
 	wg   sync.WaitGroup
@@ -93,6 +94,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*Router, error
 		Coordinator: coord,
 		Logger:      logger,
 		Version:     Version,
+		Stats:       &executor.Stats{},
 	}
 	server, err := proxy.NewServer(proxy.Config{
 		Auth:           cfg.proxyAuth(),
@@ -114,7 +116,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*Router, error
 		return nil, err
 	}
 	runCtx, stop := context.WithCancel(context.Background())
-	r := &Router{cfg: cfg, logger: logger, etcd: cli, store: store, server: server, ln: ln, stop: stop}
+	r := &Router{cfg: cfg, logger: logger, etcd: cli, store: store, server: server, ln: ln, stop: stop, stats: exec.Stats}
 	r.registration = registry.Register(cfg.RouterID, cfg.Txn.LeaseTTL)
 	r.wg.Add(3)
 	go func() {
@@ -151,6 +153,9 @@ func (r *Router) WaitReady(ctx context.Context) error {
 
 // Snapshot is the shard map in use (nil before the first).
 func (r *Router) Snapshot() *shardmap.Snapshot { return r.store.Current() }
+
+// Stats returns the per-cluster counters.
+func (r *Router) Stats() []executor.ClusterStats { return r.stats.Snapshot() }
 
 // Sessions is the number of connected clients.
 func (r *Router) Sessions() int { return r.server.Sessions() }

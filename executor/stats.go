@@ -1,0 +1,54 @@
+package executor
+
+import (
+	"sort"
+	"sync"
+	"sync/atomic"
+)
+
+// Stats counts what the router sends to each cluster. Safe for concurrent
+// use; its zero value is ready.
+type Stats struct {
+	clusters sync.Map // name -> *ClusterCounters
+}
+
+// ClusterCounters are one cluster's counters.
+type ClusterCounters struct {
+	// Statements counts client statements (or parts of them) run there.
+	Statements atomic.Int64
+}
+
+// ClusterStats is a snapshot of one cluster's counters.
+type ClusterStats struct {
+	Cluster    string
+	Statements int64
+}
+
+func (st *Stats) cluster(name string) *ClusterCounters {
+	if st == nil {
+		return nil
+	}
+	if c, ok := st.clusters.Load(name); ok {
+		return c.(*ClusterCounters)
+	}
+	c, _ := st.clusters.LoadOrStore(name, &ClusterCounters{})
+	return c.(*ClusterCounters)
+}
+
+// Snapshot returns every cluster's counters, sorted by cluster.
+func (st *Stats) Snapshot() []ClusterStats {
+	var out []ClusterStats
+	st.clusters.Range(func(k, v any) bool {
+		out = append(out, ClusterStats{Cluster: k.(string), Statements: v.(*ClusterCounters).Statements.Load()})
+		return true
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Cluster < out[j].Cluster })
+	return out
+}
+
+// touched counts a statement sent to a cluster.
+func (s *Session) touched(cluster string) {
+	if c := s.cfg.Stats.cluster(cluster); c != nil {
+		c.Statements.Add(1)
+	}
+}
