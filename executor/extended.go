@@ -399,8 +399,11 @@ func (s *Session) DescribeStatement(ctx context.Context, ps *Prepared) error {
 
 // localDescription is the row shape of a statement the router answers.
 func localDescription(p planner.Plan) pgproto3.BackendMessage {
-	if sh, ok := p.(*planner.ShowRouter); ok {
-		return showDescription(sh.Name)
+	switch p := p.(type) {
+	case *planner.ShowRouter:
+		return showDescription(p.Name)
+	case *planner.ExplainPlan:
+		return explainDescription(p)
 	}
 	return &pgproto3.NoData{}
 }
@@ -530,6 +533,8 @@ func (s *Session) Execute(ctx context.Context, name string, maxRows uint32) erro
 		return s.runScatter(ctx, pl, p.bound, false)
 	case *planner.Combine:
 		return s.runCombine(ctx, pl, p.bound, false)
+	case *planner.ExplainPlan:
+		return s.runExplain(ctx, pl, p.bound, false)
 	}
 	return s.runLocal(ctx, plan, false)
 }

@@ -166,6 +166,8 @@ func (s *Session) runStatement(ctx context.Context, st planner.Statement, _ *pla
 		return s.runScatter(ctx, p, nil, true)
 	case *planner.Combine:
 		return s.runCombine(ctx, p, nil, true)
+	case *planner.ExplainPlan:
+		return s.runExplain(ctx, p, nil, true)
 	default:
 		return s.runLocal(ctx, st.Plan, true)
 	}

@@ -64,3 +64,6 @@ func columnRef(names ...string) *pg_query.Node {
 	}
 	return &pg_query.Node{Node: &pg_query.Node_ColumnRef{ColumnRef: &pg_query.ColumnRef{Fields: fields}}}
 }
+
+// protoValueOf wraps a message as a protoreflect value.
+func protoValueOf(m proto.Message) protoreflect.Value { return protoreflect.ValueOfMessage(m.ProtoReflect()) }

@@ -268,20 +268,6 @@ func planDeclare(ctx *Context, s *pg_query.DeclareCursorStmt, sql string) (Plan,
 	return &Route{SQL: sql, Target: r.Target, Write: r.Write, DeclareCursor: s.Portalname}, nil
 }
 
-func planExplain(ctx *Context, s *pg_query.ExplainStmt, sql string) (Plan, error) {
-	inner, err := planStatement(ctx, &pg_query.RawStmt{Stmt: s.Query}, sql)
-	if err != nil {
-		return nil, err
-	}
-	r, ok := inner.(*Route)
-	if !ok {
-		return nil, pgerror.Unsupported("EXPLAIN of a statement that does not run on exactly one cluster is not supported yet")
-	}
-	// EXPLAIN ANALYZE runs the statement: it keeps the statement's write
-	// flag.
-	return &Route{SQL: sql, Target: r.Target, Write: r.Write}, nil
-}
-
 func planCopy(ctx *Context, s *pg_query.CopyStmt, sql string) (Plan, error) {
 	if s.Query != nil {
 		inner, err := planDML(ctx, unwrap(s.Query), sql)

@@ -1,0 +1,154 @@
+package executor
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/sqlrouter/sqlrouter/planner"
+)
+
+// runExplain answers EXPLAIN: the distributed plan, then every cluster's
+// own EXPLAIN of the query it gets (with ANALYZE, the query runs there and
+// the plan has the cluster's timings). The coordinator's final query is
+// shown as text: it reads tables that exist only while a statement runs.
+func (s *Session) runExplain(ctx context.Context, e *planner.ExplainPlan, bound *boundParams, describe bool) error {
+	if err := s.drain(ctx); err != nil {
+		return err
+	}
+	if s.pipe.failed {
+		return nil
+	}
+	var params planner.Params
+	var oids []uint32
+	if bound != nil {
+		params, oids = bound.params, bound.oids
+	}
+	steps, final := planner.Steps(e.Inner)
+	type shardPlan struct {
+		Step    string          `json:"Step"`
+		Cluster string          `json:"Cluster"`
+		SQL     string          `json:"SQL"`
+		Plan    json.RawMessage `json:"Plan"`
+	}
+	var text []string
+	var plans []shardPlan
+	text = append(text, "Distributed plan (sqlrouter):")
+	for _, line := range strings.Split(planner.Explain(e.Inner), "\n") {
+		text = append(text, "  "+line)
+	}
+	// ANALYZE runs the statement: it belongs to the client's transaction
+	// as any statement would.
+	joined := s.readsJoinTransaction() || e.Analyze
+	for _, st := range steps {
+		clusters, err := st.Target.Resolve(params)
+		if err != nil {
+			return s.stmtError(ctx, err)
+		}
+		conns, err := s.prepareReaders(ctx, clusters, joined)
+		if err != nil {
+			return s.stmtError(ctx, err)
+		}
+		values, formats, sOIDs := params.Values, params.Formats, oids
+		if st.Params != nil {
+			values, formats, sOIDs = subsetParams(params, oids, st.Params)
+		}
+		sql := "EXPLAIN " + st.SQL
+		if e.Options != "" {
+			sql = "EXPLAIN (" + e.Options + ") " + st.SQL
+		}
+		for _, c := range conns {
+			s.touched(c.cluster)
+			rows, err := c.queryParams(ctx, sql, sOIDs, values, formats)
+			if err != nil {
+				return s.stmtError(ctx, err)
+			}
+			var lines []string
+			for _, r := range rows {
+				lines = append(lines, r[0])
+			}
+			if e.JSON {
+				plans = append(plans, shardPlan{Step: st.What, Cluster: c.cluster, SQL: st.SQL, Plan: json.RawMessage(strings.Join(lines, "\n"))})
+				continue
+			}
+			text = append(text, c.cluster+": "+st.What)
+			for _, l := range lines {
+				text = append(text, "  "+l)
+			}
+		}
+	}
+	if final != "" && !e.JSON {
+		text = append(text, "coordinator: "+final)
+	}
+	if describe {
+		s.respond(explainDescription(e))
+	}
+	if e.JSON {
+		doc, _ := json.MarshalIndent([]map[string]any{{
+			"Distributed Plan": planner.Explain(e.Inner),
+			"Cluster Plans":    plans,
+			"Final":            final,
+		}}, "", "  ")
+		s.respond(&pgproto3.DataRow{Values: [][]byte{doc}})
+		s.respond(&pgproto3.CommandComplete{CommandTag: []byte("EXPLAIN")})
+		return nil
+	}
+	for _, l := range text {
+		s.respond(&pgproto3.DataRow{Values: [][]byte{[]byte(l)}})
+	}
+	s.respond(&pgproto3.CommandComplete{CommandTag: []byte("EXPLAIN")})
+	return nil
+}
+
+// explainDescription is EXPLAIN's row shape: "QUERY PLAN", text or json.
+func explainDescription(e *planner.ExplainPlan) *pgproto3.RowDescription {
+	oid := uint32(25)
+	if e.JSON {
+		oid = 114
+	}
+	return &pgproto3.RowDescription{Fields: []pgproto3.FieldDescription{{Name: []byte("QUERY PLAN"), DataTypeOID: oid, DataTypeSize: -1, TypeModifier: -1}}}
+}
+
+// queryParams runs a query with the extended protocol and returns its rows
+// as text. The pipeline must be empty.
+func (c *conn) queryParams(ctx context.Context, sql string, oids []uint32, values [][]byte, formats []int16) ([][]string, error) {
+	c.Send(&pgproto3.Parse{Query: sql, ParameterOIDs: oids})
+	c.Send(&pgproto3.Bind{ParameterFormatCodes: formats, Parameters: values})
+	c.Send(&pgproto3.Execute{})
+	c.Send(&pgproto3.Sync{})
+	c.needSync = false
+	c.unnamed = ""
+	if err := c.Flush(ctx); err != nil {
+		return nil, err
+	}
+	var rows [][]string
+	var firstErr error
+	for {
+		typ, body, err := c.Receive(ctx)
+		if err != nil {
+			return nil, err
+		}
+		switch typ {
+		case 'D':
+			var dr pgproto3.DataRow
+			if err := dr.Decode(body); err != nil {
+				return nil, err
+			}
+			row := make([]string, len(dr.Values))
+			for i, v := range dr.Values {
+				row[i] = string(v)
+			}
+			rows = append(rows, row)
+		case 'E':
+			if firstErr == nil {
+				firstErr = serverError(body)
+			}
+		case 'S':
+			c.statuses = append(c.statuses, append([]byte(nil), body...))
+		case 'Z':
+			return rows, firstErr
+		}
+	}
+}
