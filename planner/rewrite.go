@@ -66,4 +66,6 @@ func columnRef(names ...string) *pg_query.Node {
 }
 
 // protoValueOf wraps a message as a protoreflect value.
-func protoValueOf(m proto.Message) protoreflect.Value { return protoreflect.ValueOfMessage(m.ProtoReflect()) }
+func protoValueOf(m proto.Message) protoreflect.Value {
+	return protoreflect.ValueOfMessage(m.ProtoReflect())
+}
