@@ -128,9 +128,8 @@ func compareNumeric(a, b []byte) int {
 	if ra, rb := numericRank(sa), numericRank(sb); ra != rb || ra != 1 {
 		return cmp3(int32(ra), int32(rb))
 	}
-	da, wa := numericDigits(a)
-	db, wb := numericDigits(b)
-	za, zb := len(da) == 0, len(db) == 0
+	va, vb := viewNumeric(a), viewNumeric(b)
+	za, zb := va.n == 0, vb.n == 0
 	// The sign of a value: -1, 0 or +1.
 	signOf := func(zero bool, sign uint16) int {
 		switch {
@@ -148,45 +147,53 @@ func compareNumeric(a, b []byte) int {
 	if ga == 0 {
 		return 0
 	}
-	m := compareMagnitude(da, wa, db, wb)
+	m := compareMagnitude(va, vb)
 	if ga < 0 {
 		return -m
 	}
 	return m
 }
 
-// numericDigits returns the digits without leading and trailing zeros,
-// and the weight of the first.
-func numericDigits(v []byte) ([]int16, int) {
-	n := int(int16(binary.BigEndian.Uint16(v)))
-	w := int(int16(binary.BigEndian.Uint16(v[2:])))
-	digits := make([]int16, 0, n)
-	for i := 0; i < n && 8+2*i+1 < len(v); i++ {
-		digits = append(digits, int16(binary.BigEndian.Uint16(v[8+2*i:])))
-	}
-	for len(digits) > 0 && digits[0] == 0 {
-		digits = digits[1:]
-		w--
-	}
-	for len(digits) > 0 && digits[len(digits)-1] == 0 {
-		digits = digits[:len(digits)-1]
-	}
-	return digits, w
+// numericView is a numeric's digits read in place: digit i (of n, after
+// leading and trailing zero digits are skipped) has weight w-i.
+type numericView struct {
+	b     []byte
+	first int // index of the first non-zero digit
+	n     int
+	w     int
 }
 
-func compareMagnitude(da []int16, wa int, db []int16, wb int) int {
-	if wa != wb {
-		return cmp3(int32(wa), int32(wb))
+func viewNumeric(v []byte) numericView {
+	n := int(int16(binary.BigEndian.Uint16(v)))
+	w := int(int16(binary.BigEndian.Uint16(v[2:])))
+	if max := (len(v) - 8) / 2; n > max {
+		n = max
 	}
-	for i := 0; i < max(len(da), len(db)); i++ {
-		var x, y int16
-		if i < len(da) {
-			x = da[i]
-		}
-		if i < len(db) {
-			y = db[i]
-		}
-		if x != y {
+	digit := func(i int) int16 { return int16(binary.BigEndian.Uint16(v[8+2*i:])) }
+	first := 0
+	for first < n && digit(first) == 0 {
+		first++
+		w--
+	}
+	for n > first && digit(n-1) == 0 {
+		n--
+	}
+	return numericView{b: v, first: first, n: n - first, w: w}
+}
+
+func (x numericView) digit(i int) int16 {
+	if i >= x.n {
+		return 0
+	}
+	return int16(binary.BigEndian.Uint16(x.b[8+2*(x.first+i):]))
+}
+
+func compareMagnitude(a, b numericView) int {
+	if a.w != b.w {
+		return cmp3(int32(a.w), int32(b.w))
+	}
+	for i := 0; i < max(a.n, b.n); i++ {
+		if x, y := a.digit(i), b.digit(i); x != y {
 			return cmp3(x, y)
 		}
 	}

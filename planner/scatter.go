@@ -119,7 +119,7 @@ func planScatter(ctx *Context, stmt proto.Message, sql string) (Plan, bool, erro
 	s := proto.Clone(s0).(*pg_query.SelectStmt)
 	if s.Op != pg_query.SetOperation_SETOP_NONE || s.WithClause != nil || s.IntoClause != nil ||
 		len(s.LockingClause) > 0 || len(s.ValuesLists) > 0 || len(s.DistinctClause) > 0 ||
-		len(s.WindowClause) > 0 || s.LimitOption == pg_query.LimitOption_LIMIT_OPTION_WITH_TIES {
+		s.LimitOption == pg_query.LimitOption_LIMIT_OPTION_WITH_TIES {
 		return nil, false, nil
 	}
 	a := newAnalysis(ctx)
@@ -174,7 +174,7 @@ func planScatter(ctx *Context, stmt proto.Message, sql string) (Plan, bool, erro
 		// coordinator.
 		return planCombine(ctx, s, target, sql)
 	}
-	if calls.unknown || calls.windows || calls.grouping {
+	if calls.unknown || calls.grouping || ((calls.windows || len(s.WindowClause) > 0) && !windowsByKey(a, s, top)) {
 		return nil, false, nil
 	}
 	sc := &Scatter{SQL: sql, Target: target}
@@ -488,6 +488,52 @@ func outerJoinsKeepRows(from []*pg_query.Node, a *analysis) bool {
 	}
 	for _, f := range from {
 		walk(f)
+	}
+	return ok
+}
+
+// windowsByKey reports whether every window function partitions by a
+// distribution key, so that each partition lives on one cluster.
+func windowsByKey(a *analysis, s *pg_query.SelectStmt, top []*relRef) bool {
+	named := map[string]*pg_query.WindowDef{}
+	for _, w := range s.WindowClause {
+		if wd, ok := unwrap(w).(*pg_query.WindowDef); ok {
+			named[wd.Name] = wd
+		}
+	}
+	ok := true
+	var nodes []*pg_query.Node
+	nodes = append(append(nodes, s.TargetList...), s.SortClause...)
+	for _, n := range nodes {
+		inspect(unwrap(n), func(m proto.Message) bool {
+			f, isFunc := m.(*pg_query.FuncCall)
+			if _, sub := m.(*pg_query.SubLink); sub {
+				return false
+			}
+			if !isFunc || f.Over == nil {
+				return true
+			}
+			w := f.Over
+			for w.Refname != "" || (w.Name != "" && len(w.PartitionClause) == 0) {
+				ref := w.Refname
+				if ref == "" {
+					ref = w.Name
+				}
+				next, found := named[ref]
+				if !found || next == w {
+					break
+				}
+				w = next
+			}
+			byKey := false
+			for _, p := range w.PartitionClause {
+				if r := a.keyColumn(p, top); r != nil && r.distributed() {
+					byKey = true
+				}
+			}
+			ok = ok && byKey
+			return true
+		})
 	}
 	return ok
 }
