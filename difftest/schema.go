@@ -13,7 +13,8 @@ import (
 
 // schema creates the tables, on the router and on the reference server.
 var schema = []string{
-	`CREATE TABLE customers (id bigint PRIMARY KEY, name text NOT NULL, email text, country text, tier int, balance numeric(12,2), score double precision, active boolean, signup timestamptz, note text)`,
+	`CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')`,
+	`CREATE TABLE customers (id bigint PRIMARY KEY, name text NOT NULL, email text, country text, tier int, balance numeric(12,2), score double precision, active boolean, signup timestamptz, note text, mood mood)`,
 	`CREATE TABLE orders (customer_id bigint NOT NULL, id bigint NOT NULL, amount numeric(12,2), qty int, status text, product_id int, placed date, PRIMARY KEY (customer_id, id))`,
 	`CREATE TABLE stores (region text NOT NULL, id int NOT NULL, name text, sales bigint, opened date, PRIMARY KEY (region, id))`,
 	`CREATE TABLE events (day int NOT NULL, id int NOT NULL, kind text, value numeric, flag boolean, PRIMARY KEY (day, id))`,
@@ -85,9 +86,10 @@ func data() []string {
 			active := []string{"true", "false", "NULL"}[r.intn(3)]
 			signup := fmt.Sprintf("'2024-%02d-%02d %02d:%02d:00+00'", 1+r.intn(12), 1+r.intn(28), r.intn(24), r.intn(60))
 			name := names[r.intn(len(names))]
-			vals = append(vals, fmt.Sprintf("(%d, '%s', %s, %s, %s, %s, %s, %s, %s, %s)", id, strings.ReplaceAll(name, "'", "''"), email, country, tier, balance, score, active, signup, noteFor(i)))
+			mood := []string{"'sad'", "'ok'", "'happy'", "NULL"}[r.intn(4)]
+			vals = append(vals, fmt.Sprintf("(%d, '%s', %s, %s, %s, %s, %s, %s, %s, %s, %s)", id, strings.ReplaceAll(name, "'", "''"), email, country, tier, balance, score, active, signup, noteFor(i), mood))
 		}
-		out = append(out, "INSERT INTO customers (id, name, email, country, tier, balance, score, active, signup, note) VALUES "+strings.Join(vals, ", "))
+		out = append(out, "INSERT INTO customers (id, name, email, country, tier, balance, score, active, signup, note, mood) VALUES "+strings.Join(vals, ", "))
 	}
 
 	statuses := []string{"new", "paid", "shipped", "cancelled"}

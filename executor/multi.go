@@ -155,6 +155,15 @@ func (s *Session) runBroadcast(ctx context.Context, b *planner.Broadcast, st pla
 	if err != nil || !ok {
 		return err
 	}
+	if b.Coordinator && s.snap.Map.Coordinator != "" {
+		// The scratch coordinator gets the object too; it holds no data,
+		// so a failure there is a warning, not the statement's failure.
+		if cc, err := s.coordinator(ctx); err != nil {
+			s.client.Send(warning("01000", "the coordinator did not get this statement: "+err.Error()))
+		} else if err := cc.Exec(ctx, st.SQL); err != nil {
+			s.client.Send(warning("01000", "the coordinator did not get this statement: "+err.Error()))
+		}
+	}
 	// Every copy ran the same statement; the first one's answer is the
 	// answer.
 	first := cols[0]

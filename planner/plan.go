@@ -76,6 +76,10 @@ type Broadcast struct {
 	Transactional bool
 	// Reason says why every cluster gets it, for EXPLAIN.
 	Reason string
+	// Coordinator is set for DDL of objects queries may use (types,
+	// functions, schemas, extensions): the coordinator gets it too, so
+	// that it can finish statements that use them.
+	Coordinator bool
 }
 
 func (p *Broadcast) explain(b *strings.Builder) {

@@ -124,7 +124,7 @@ func planUtility(ctx *Context, stmt proto.Message, sql string) (Plan, error) {
 	}
 	if len(tables) == 0 {
 		if global {
-			return &Broadcast{SQL: sql, Clusters: ctx.Map.ClusterNames, Transactional: transactional, Reason: kind + " creates or drops objects every cluster needs"}, nil
+			return &Broadcast{SQL: sql, Clusters: ctx.Map.ClusterNames, Transactional: transactional, Reason: kind + " creates or drops objects every cluster needs", Coordinator: true}, nil
 		}
 		return defaultRoute(ctx, sql, true), nil
 	}

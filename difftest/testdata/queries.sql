@@ -477,6 +477,19 @@ SELECT count(*), count(1), count(NULL::int) FROM orders
 
 SELECT pg_typeof(sum(qty)), pg_typeof(sum(customer_id)), pg_typeof(avg(qty)), pg_typeof(sum(amount)) FROM orders
 
+-- a user-defined type: the coordinator has it too
+SELECT id, mood FROM customers ORDER BY mood DESC NULLS LAST, id LIMIT 15
+
+SELECT mood, count(*) FROM customers GROUP BY mood ORDER BY mood NULLS FIRST
+
+SELECT DISTINCT mood FROM customers
+
+SELECT c.mood, k.continent, count(*) FROM customers c LEFT JOIN countries k ON k.code = c.country GROUP BY c.mood, k.continent
+
+SELECT max(mood), min(mood) FROM customers
+
+SELECT id FROM customers WHERE mood > 'sad' ORDER BY id LIMIT 10
+
 -- errors
 -- error 22012
 SELECT sum(qty) / 0 FROM orders
