@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/sqlrouter/sqlrouter/shardmap"
@@ -83,6 +84,43 @@ func assertPlacedOn(t testing.TB, table, keyCol string, id int64, want string) {
 			t.Errorf("%s %s=%d: %d rows on %s, want 1", table, keyCol, id, n, cl)
 		case cl != want && n != 0:
 			t.Errorf("%s %s=%d: %d rows on %s, want 0 (it belongs on %s)", table, keyCol, id, n, cl, want)
+		}
+	}
+}
+
+// replicasCaughtUp waits until every replica has replayed its primary's
+// WAL as of now: rows planted directly on primaries are then visible to
+// reads the router sends to replicas.
+func replicasCaughtUp(t testing.TB) {
+	t.Helper()
+	ctx := ctxT(t)
+	for name, cl := range stack.Info().Clusters {
+		var target string
+		if err := primary(t, name).QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&target); err != nil {
+			t.Fatal(err)
+		}
+		for _, dsn := range cl.Replicas {
+			r, err := pgx.Connect(ctx, dsn)
+			if err != nil {
+				t.Fatalf("connect to a replica of %s: %v", name, err)
+			}
+			for {
+				var done bool
+				if err := r.QueryRow(ctx, "SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn", target).Scan(&done); err != nil {
+					r.Close(ctx)
+					t.Fatalf("replica of %s: %v", name, err)
+				}
+				if done {
+					break
+				}
+				select {
+				case <-ctx.Done():
+					r.Close(ctx)
+					t.Fatalf("a replica of %s did not replay %s in time", name, target)
+				case <-time.After(5 * time.Millisecond):
+				}
+			}
+			r.Close(ctx)
 		}
 	}
 }

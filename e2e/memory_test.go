@@ -31,6 +31,7 @@ func loadBigOrders(t testing.TB, n int) int64 {
 			primary(t, cl).Exec(context.Background(), "DELETE FROM orders WHERE status = 'bulk'")
 		}
 	})
+	replicasCaughtUp(t)
 	return base
 }
 

@@ -14,7 +14,7 @@ import (
 // runCombine runs a Combine: the clusters' partial aggregates are loaded
 // into the coordinator's temporary table _sqlrouter_partial (columns c1,
 // c2, ...), where the final query combines them.
-func (s *Session) runCombine(ctx context.Context, cb *planner.Combine, bound *boundParams, describe bool) error {
+func (s *Session) runCombine(ctx context.Context, cb *planner.Combine, bound *boundParams, describe bool, hint string) error {
 	if err := s.drain(ctx); err != nil {
 		return err
 	}
@@ -40,7 +40,7 @@ func (s *Session) runCombine(ctx context.Context, cb *planner.Combine, bound *bo
 		}
 		s.collectStatuses(nil)
 	}()
-	fields, types, err := s.load(ctx, cc, "_sqlrouter_partial", true, cb.Worker, cb.Params, cb.Target, params, oids, s.readsJoinTransaction())
+	fields, types, err := s.load(ctx, cc, "_sqlrouter_partial", true, cb.Worker, cb.Params, cb.Target, params, oids, reading{readOnly: cb.ReadOnly, hint: hint})
 	if err != nil {
 		return s.stmtError(ctx, err)
 	}

@@ -31,6 +31,24 @@ type conn struct {
 	// statuses are ParameterStatus bodies Exec read, for the session to
 	// pass on (Exec may run on another goroutine).
 	statuses [][]byte
+	// replica is set for a conn to a replica (reads only).
+	replica bool
+	// release ends the conn's count in the replica tracker.
+	release func()
+	// wrote is set when the current transaction may have written here.
+	wrote bool
+	// abandoned is set on a failed replica whose reads were sent
+	// elsewhere.
+	abandoned bool
+}
+
+// Close closes the backend session and its accounting.
+func (c *conn) Close() error {
+	if c.release != nil {
+		c.release()
+		c.release = nil
+	}
+	return c.Conn.Close()
 }
 
 // Cluster names the conn's cluster (txn.Participant).

@@ -39,15 +39,15 @@ func (s *Session) runExplain(ctx context.Context, e *planner.ExplainPlan, bound 
 	for _, line := range strings.Split(planner.Explain(e.Inner), "\n") {
 		text = append(text, "  "+line)
 	}
-	// ANALYZE runs the statement: it belongs to the client's transaction
-	// as any statement would.
-	joined := s.readsJoinTransaction() || e.Analyze
+	// ANALYZE runs the statement: a write belongs on the primaries, in the
+	// client's transaction, as the statement itself would.
+	rd := reading{readOnly: !e.Analyze || !writes(e.Inner)}
 	for _, st := range steps {
 		clusters, err := st.Target.Resolve(params)
 		if err != nil {
 			return s.stmtError(ctx, err)
 		}
-		conns, err := s.prepareReaders(ctx, clusters, joined)
+		conns, err := s.prepareReaders(ctx, clusters, rd)
 		if err != nil {
 			return s.stmtError(ctx, err)
 		}

@@ -96,6 +96,8 @@ type portal struct {
 	// bound keeps the parameters of statements the router runs itself or
 	// splits.
 	bound *boundParams
+	// retry, for a read on a replica, can send it again elsewhere.
+	retry *readRetry
 }
 
 type extendedState struct {
@@ -297,6 +299,10 @@ func (s *Session) resolveCluster(plan planner.Plan, params planner.Params) (stri
 // Bind handles a Bind message: it chooses the cluster from the parameters
 // and binds the portal there.
 func (s *Session) Bind(ctx context.Context, portalName string, ps *Prepared, params planner.Params, resultFormats []int16) error {
+	s.newStatement()
+	if ps.Stmt.TempObjects {
+		s.tempObjects = true
+	}
 	lazy := s.ext.lazy == ps
 	if !lazy {
 		if err := s.materialize(ctx); err != nil {
@@ -326,7 +332,19 @@ func (s *Session) Bind(ctx context.Context, portalName string, ps *Prepared, par
 		s.respond(&pgproto3.BindComplete{})
 		return nil
 	}
-	c, err := s.routeConn(ctx, cluster)
+	readOnly := false
+	if r, ok := plan.(*planner.Route); ok {
+		readOnly = r.ReadOnly && r.DeclareCursor == ""
+	}
+	var c *conn
+	var err error
+	if cc, isCursor := plan.(*planner.CursorCommand); isCursor && s.txnConns[cluster] != nil {
+		_ = cc
+		c = s.txnConns[cluster]
+		err = s.readyConn(ctx, c)
+	} else {
+		c, err = s.readConn(ctx, cluster, readOnly, ps.Stmt.Consistency)
+	}
 	if err == nil {
 		err = s.enter(ctx, c)
 	}
@@ -336,7 +354,15 @@ func (s *Session) Bind(ctx context.Context, portalName string, ps *Prepared, par
 		}
 		return s.Fail(ctx, err)
 	}
+	if !readOnly {
+		c.wrote = true
+		if s.state == txIdle {
+			// Reads later in this implicit transaction must see the write.
+			s.batchWrites = true
+		}
+	}
 	s.ext.lazy = nil
+	first := len(s.pipe.entries)
 	name := s.prepareOn(c, ps, lazy)
 	c.Send(&pgproto3.Bind{DestinationPortal: portalName, PreparedStatement: name, ParameterFormatCodes: params.Formats, Parameters: params.Values, ResultFormatCodes: resultFormats})
 	c.needSync = true
@@ -348,7 +374,15 @@ func (s *Session) Bind(ctx context.Context, portalName string, ps *Prepared, par
 		sk = renaming{s: s, from: quoteIdent(name), to: quoteIdent(ps.Name)}
 	}
 	s.push(&entry{kind: expBind, conn: c, sink: sk})
-	s.ext.portals[portalName] = &portal{ps: ps, plan: plan, conn: c, cluster: cluster}
+	p := &portal{ps: ps, plan: plan, conn: c, cluster: cluster}
+	if c.replica {
+		p.retry = &readRetry{cluster: cluster, hint: ps.Stmt.Consistency, ps: ps, relayParse: lazy, portal: portalName,
+			params: newBoundParams(params, ps.ParamOIDs, resultFormats)}
+		for _, e := range s.pipe.entries[first:] {
+			e.retry = p.retry
+		}
+	}
+	s.ext.portals[portalName] = p
 	return nil
 }
 
@@ -424,7 +458,11 @@ func (s *Session) DescribePortal(ctx context.Context, name string) error {
 	case p.conn != nil:
 		p.conn.Send(&pgproto3.Describe{ObjectType: 'P', Name: name})
 		p.conn.needSync = true
-		s.push(&entry{kind: expDescribePortal, conn: p.conn, sink: clientSink{s}})
+		e := &entry{kind: expDescribePortal, conn: p.conn, sink: clientSink{s}, retry: p.retry}
+		if p.retry != nil {
+			p.retry.describe = true
+		}
+		s.push(e)
 	case runsOnBackends(p.plan):
 		// The portal's parts are bound when it runs; its row shape is the
 		// statement's, with the result formats of the Bind.
@@ -503,7 +541,10 @@ func (s *Session) Execute(ctx context.Context, name string, maxRows uint32) erro
 			return s.Fail(ctx, pgerror.New("34000", "portal \"%s\" does not exist", name))
 		}
 		p.conn.Send(&pgproto3.Execute{Portal: name, MaxRows: maxRows})
-		e := &entry{kind: expExecute, conn: p.conn, sink: clientSink{s}}
+		e := &entry{kind: expExecute, conn: p.conn, sink: clientSink{s}, retry: p.retry}
+		if p.retry != nil {
+			p.retry.executes = append(p.retry.executes, maxRows)
+		}
 		if r, ok := plan.(*planner.Route); ok && r.DeclareCursor != "" {
 			cursor, cluster := r.DeclareCursor, p.cluster
 			e.onDone = func(err error) {
@@ -528,11 +569,11 @@ func (s *Session) Execute(ctx context.Context, name string, maxRows uint32) erro
 	case *planner.SplitInsert:
 		return s.runSplit(ctx, pl, p.ps.Stmt, p.bound)
 	case *planner.Finish:
-		return s.runFinish(ctx, pl, p.bound, false)
+		return s.runFinish(ctx, pl, p.bound, false, p.ps.Stmt.Consistency)
 	case *planner.Scatter:
-		return s.runScatter(ctx, pl, p.bound, false)
+		return s.runScatter(ctx, pl, p.bound, false, p.ps.Stmt.Consistency)
 	case *planner.Combine:
-		return s.runCombine(ctx, pl, p.bound, false)
+		return s.runCombine(ctx, pl, p.bound, false, p.ps.Stmt.Consistency)
 	case *planner.ExplainPlan:
 		return s.runExplain(ctx, pl, p.bound, false)
 	}
@@ -575,8 +616,7 @@ func (s *Session) Sync(ctx context.Context) error {
 		return err
 	}
 	var syncs []*entry
-	for _, cl := range s.sortedClusters() {
-		c := s.conns[cl]
+	for _, c := range s.syncOrder() {
 		if !c.needSync {
 			continue
 		}
@@ -587,6 +627,11 @@ func (s *Session) Sync(ctx context.Context) error {
 		e := &entry{kind: expSync, conn: c, sink: syncSink{s}}
 		syncs = append(syncs, e)
 		s.push(e)
+		if c.wrote && c.participant && !s.coordinated && s.state == txIdle {
+			// The write commits at this Sync: learn the primary's position
+			// after it, in the same round trip.
+			s.queuePosition(c)
+		}
 	}
 	if err := s.drain(ctx); err != nil {
 		return err
@@ -610,6 +655,9 @@ func (s *Session) Sync(ctx context.Context) error {
 		}
 		clear(s.ext.portals)
 	}
+	s.batchWrites = false
+	s.reportToken()
+	s.newStatement()
 	return nil
 }
 

@@ -59,33 +59,49 @@ func (s *Session) beginCoordinator(ctx context.Context, cc *conn) error {
 	return cc.Exec(ctx, b.String())
 }
 
-// readsJoinTransaction says whether the reads of a statement that spans
-// clusters must run inside the client's transaction (to see its writes)
-// rather than each as its own.
-func (s *Session) readsJoinTransaction() bool {
-	return s.state != txIdle || s.coordinated || len(s.participants) > 0
+// reading says how the reads of a statement that spans clusters run: on
+// replicas when they may, inside the client's transaction when it has one.
+type reading struct {
+	readOnly bool
+	hint     string
 }
 
-// prepareReaders readies the conns of the clusters a gather reads: the
-// client's settings, and the client's transaction when it has one.
-func (s *Session) prepareReaders(ctx context.Context, clusters []string, joined bool) ([]*conn, error) {
-	if joined {
+// prepareReaders readies the conns of the clusters a statement reads: a
+// replica or the primary of each (see readConn), with the client's
+// settings, joined to the client's transaction when it has one (or, in an
+// implicit transaction that may write, turned into one).
+func (s *Session) prepareReaders(ctx context.Context, clusters []string, rd reading) ([]*conn, error) {
+	replicaOK := s.mayReadReplica(rd.readOnly)
+	joined := s.state != txIdle || (!replicaOK && (s.coordinated || len(s.participants) > 0))
+	if joined && !replicaOK {
 		if err := s.coordinate(ctx); err != nil {
 			return nil, err
 		}
 	}
 	conns := make([]*conn, len(clusters))
 	for i, cl := range clusters {
-		c, err := s.conn(ctx, cl)
+		var c *conn
+		var err error
+		if replicaOK {
+			c, err = s.readConn(ctx, cl, true, rd.hint)
+		} else {
+			c, err = s.conn(ctx, cl)
+			if err == nil {
+				if !c.participant {
+					s.syncSettings(c)
+				}
+				s.routed(c)
+			}
+		}
 		if err != nil {
 			return nil, err
-		}
-		if !c.participant {
-			s.syncSettings(c)
 		}
 		if joined {
 			if err := s.enter(ctx, c); err != nil {
 				return nil, err
+			}
+			if !rd.readOnly {
+				c.wrote = true
 			}
 		}
 		conns[i] = c
@@ -103,7 +119,7 @@ func (s *Session) prepareReaders(ctx context.Context, clusters []string, joined 
 // table of the coordinator, then the coordinator runs the final query and
 // its answer goes to the client. describe asks for the RowDescription
 // (simple protocol).
-func (s *Session) runFinish(ctx context.Context, f *planner.Finish, bound *boundParams, describe bool) error {
+func (s *Session) runFinish(ctx context.Context, f *planner.Finish, bound *boundParams, describe bool, hint string) error {
 	if err := s.drain(ctx); err != nil {
 		return err
 	}
@@ -129,9 +145,8 @@ func (s *Session) runFinish(ctx context.Context, f *planner.Finish, bound *bound
 		}
 		s.collectStatuses(nil)
 	}()
-	joined := s.readsJoinTransaction()
 	for _, g := range f.Gathers {
-		if err := s.gather(ctx, cc, g, params, oids, joined); err != nil {
+		if err := s.gather(ctx, cc, g, params, oids, reading{readOnly: true, hint: hint}); err != nil {
 			return s.stmtError(ctx, err)
 		}
 	}
@@ -153,8 +168,8 @@ func (s *Session) runFinish(ctx context.Context, f *planner.Finish, bound *bound
 // gather loads the rows of one gather into a temporary table of the
 // coordinator. Rows stream from the clusters to the coordinator's COPY:
 // memory stays bounded.
-func (s *Session) gather(ctx context.Context, cc *conn, g *planner.Gather, params planner.Params, oids []uint32, joined bool) error {
-	_, _, err := s.load(ctx, cc, g.Name, false, g.SQL, g.Params, g.Target, params, oids, joined)
+func (s *Session) gather(ctx context.Context, cc *conn, g *planner.Gather, params planner.Params, oids []uint32, rd reading) error {
+	_, _, err := s.load(ctx, cc, g.Name, false, g.SQL, g.Params, g.Target, params, oids, rd)
 	return err
 }
 
@@ -163,13 +178,13 @@ func (s *Session) gather(ctx context.Context, cc *conn, g *planner.Gather, param
 // coordinator, named after the result's columns or, when positional, c1,
 // c2, ... It returns the result's columns and their SQL types.
 func (s *Session) load(ctx context.Context, cc *conn, table string, positional bool, sql string, nums []int, target planner.Target,
-	params planner.Params, oids []uint32, joined bool) ([]pgproto3.FieldDescription, []string, error) {
+	params planner.Params, oids []uint32, rd reading) ([]pgproto3.FieldDescription, []string, error) {
 	clusters, err := target.Resolve(params)
 	if err != nil {
 		return nil, nil, err
 	}
 	values, formats, gOIDs := subsetParams(params, oids, nums)
-	conns, err := s.prepareReaders(ctx, clusters, joined)
+	conns, err := s.prepareReaders(ctx, clusters, rd)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -539,13 +554,12 @@ func (s *Session) describeFinish(ctx context.Context, f *planner.Finish, oids []
 		return s.fail(ctx, err)
 	}
 	defer cc.Exec(ctx, "ROLLBACK")
-	joined := s.readsJoinTransaction()
 	for _, g := range f.Gathers {
 		clusters, err := g.Target.Resolve(planner.Params{})
 		if err != nil || len(clusters) == 0 {
 			return s.fail(ctx, firstNonNil(err, pgerror.New(pgerror.InternalError, "no cluster to describe %s", g.Source)))
 		}
-		conns, err := s.prepareReaders(ctx, clusters[:1], joined)
+		conns, err := s.prepareReaders(ctx, clusters[:1], reading{readOnly: true})
 		if err != nil {
 			if err == errSkipped {
 				return nil

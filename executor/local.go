@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
@@ -48,7 +49,7 @@ func (s *Session) set(ctx context.Context, p *planner.SessionSet) error {
 	}
 	if p.Kind == planner.SetLocal && s.state == txIdle && !s.coordinated {
 		// PostgreSQL warns and ignores it outside a transaction; let it.
-		return s.runRoute(ctx, s.snap.Map.DefaultClusterName(), planner.Statement{SQL: p.SQL}, "")
+		return s.runRoute(ctx, s.snap.Map.DefaultClusterName(), planner.Statement{SQL: p.SQL}, "", false, false)
 	}
 	targets := s.participants
 	if len(targets) == 0 {
@@ -85,26 +86,73 @@ func (s *Session) set(ctx context.Context, p *planner.SessionSet) error {
 	s.settings.add(p, len(s.savepoints))
 	if p.Kind == planner.ResetAll {
 		clear(s.cursors)
+		s.reads = readSettings{}
 	}
 	return nil
 }
 
-// Router settings: read-only facts about the router, for SHOW.
+// routerSetting returns a router setting's value, for SHOW.
 func (s *Session) routerSetting(name string) (string, bool) {
 	switch name {
 	case "sqlrouter.version":
 		return s.cfg.Version, true
 	case "sqlrouter.shardmap_revision":
 		return strconv.FormatInt(s.snap.Revision, 10), true
+	case "sqlrouter.read_consistency":
+		return s.level("").String(), true
+	case "sqlrouter.max_replica_lag":
+		if s.reads.maxLag != nil {
+			return s.reads.maxLag.String(), true
+		}
+		return s.cfg.Reads.MaxLag.String(), true
+	case "sqlrouter.ryw_wait":
+		if s.reads.wait != nil {
+			return s.reads.wait.String(), true
+		}
+		if s.cfg.Reads.Wait == 0 {
+			return "50ms", true
+		}
+		return s.cfg.Reads.Wait.String(), true
+	case "sqlrouter.ryw_token":
+		return s.token.Encode(), true
+	case "sqlrouter.last_route":
+		return s.lastRoute, true
 	}
 	return "", false
 }
 
+// readOnlySettings are router settings SHOW reports and SET cannot change.
+var readOnlySettings = map[string]bool{"sqlrouter.version": true, "sqlrouter.shardmap_revision": true, "sqlrouter.last_route": true}
+
 func (s *Session) setRouter(ctx context.Context, p *planner.SessionSet) error {
-	if _, ok := s.routerSetting(p.Name); ok {
+	if err := s.drain(ctx); err != nil {
+		return err
+	}
+	if s.pipe.failed {
+		return nil
+	}
+	if readOnlySettings[p.Name] {
 		return s.stmtError(ctx, pgerror.New("55P02", "parameter \"%s\" cannot be changed", p.Name))
 	}
-	return s.stmtError(ctx, pgerror.New(pgerror.UndefinedObject, "unrecognized configuration parameter \"%s\"", p.Name))
+	if p.Kind == planner.ResetAll {
+		s.reads = readSettings{}
+		return nil
+	}
+	local := p.Kind == planner.SetLocal
+	if local && s.state == txIdle {
+		s.client.Send(warning(pgerror.NoActiveSQLTransaction, "SET LOCAL can only be used in transaction blocks"))
+		s.respond(&pgproto3.CommandComplete{CommandTag: []byte("SET")})
+		return nil
+	}
+	if err := s.setReadSetting(p.Name, p.Value, local, p.Value == "" && p.Kind != planner.SetLocal); err != nil {
+		return s.stmtError(ctx, err)
+	}
+	tag := "SET"
+	if strings.HasPrefix(strings.ToUpper(strings.TrimSpace(p.SQL)), "RESET") {
+		tag = "RESET"
+	}
+	s.respond(&pgproto3.CommandComplete{CommandTag: []byte(tag)})
+	return nil
 }
 
 func (s *Session) showRouter(ctx context.Context, p *planner.ShowRouter, describe bool) error {
@@ -161,6 +209,9 @@ func (s *Session) discard(ctx context.Context, p *planner.Discard) error {
 			return nil
 		}
 	}
+	if p.Temp {
+		s.tempObjects = false
+	}
 	if p.All {
 		s.settings = settings{gen: s.settings.gen + 1}
 		for _, c := range s.conns {
@@ -169,6 +220,13 @@ func (s *Session) discard(ctx context.Context, p *planner.Discard) error {
 		}
 		clear(s.cursors)
 		s.ext.reset()
+		// Replica sessions hold settings and statements too: they are
+		// opened afresh when a read needs one.
+		for _, c := range s.replicas {
+			c.Close()
+		}
+		clear(s.replicas)
+		s.publishConns()
 	}
 	return nil
 }

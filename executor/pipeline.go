@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -44,6 +45,8 @@ type entry struct {
 	err error
 	// onDone runs after the entry completed (with its error).
 	onDone func(err error)
+	// retry, for a read on a replica, can send it again elsewhere.
+	retry *readRetry
 }
 
 // pipeline is the ordered queue of responses not yet delivered.
@@ -148,13 +151,29 @@ func (s *Session) drain(ctx context.Context) error {
 			}
 			continue
 		}
+		if e.retry != nil && e.retry.retried {
+			continue // sent again on another node
+		}
+		if e.conn.abandoned {
+			continue // a replica given up for another: its reads ran there
+		}
 		if e.conn == skip && e.kind != expSync && e.kind != expQuery {
 			if e.onDone != nil {
 				e.onDone(errSkipped)
 			}
 			continue
 		}
+		if e.retry != nil && !e.retry.marked {
+			e.retry.mark, e.retry.marked = s.client.Mark(), true
+		}
 		err := s.complete(ctx, e)
+		if err != nil && e.retry != nil && e.conn.replica && !s.pipe.failed {
+			dead := e.conn
+			if s.retryRead(ctx, e.retry, dead) {
+				dead.abandoned = true
+				continue
+			}
+		}
 		if e.onDone != nil {
 			e.onDone(firstNonNil(err, e.err))
 		}
@@ -215,6 +234,9 @@ func (s *Session) complete(ctx context.Context, e *entry) error {
 		}
 		switch typ {
 		case 'E':
+			if fatalSeverity(body) {
+				return s.serverEnded(e, body)
+			}
 			e.err = serverError(body)
 			if e.sink != nil {
 				s.relayError(e, body)
@@ -272,6 +294,58 @@ func (s *Session) complete(ctx context.Context, e *entry) error {
 			}
 		}
 	}
+}
+
+// serverEnded handles a FATAL error: the server closes the connection
+// after it. A read on a replica that can still go elsewhere fails as a
+// lost connection (drain then retries it). Otherwise the client gets the
+// error as an ERROR, since its session with the router lives on, and the
+// batch fails.
+func (s *Session) serverEnded(e *entry, body []byte) error {
+	c := e.conn
+	err := serverError(body)
+	s.backendLost(c, err)
+	if e.retry != nil && c.replica && !s.pipe.failed {
+		return pgerror.New(pgerror.ConnectionFailure, "lost connection to a replica of cluster %s: %v", c.cluster, err)
+	}
+	e.err = err
+	if e.sink != nil && !s.pipe.failed {
+		s.relayError(e, downgradeFatal(body))
+	}
+	s.pipe.failed = true
+	return err
+}
+
+// fatalSeverity reports whether an ErrorResponse body has severity FATAL
+// or PANIC.
+func fatalSeverity(body []byte) bool {
+	for len(body) > 1 {
+		code := body[0]
+		end := bytes.IndexByte(body[1:], 0)
+		if end < 0 {
+			return false
+		}
+		if code == 'V' || code == 'S' {
+			v := string(body[1 : 1+end])
+			return v == "FATAL" || v == "PANIC"
+		}
+		body = body[2+end:]
+	}
+	return false
+}
+
+// downgradeFatal rewrites an ErrorResponse's severity to ERROR.
+func downgradeFatal(body []byte) []byte {
+	var msg pgproto3.ErrorResponse
+	if err := msg.Decode(body); err != nil {
+		return body
+	}
+	msg.Severity, msg.SeverityUnlocalized = "ERROR", "ERROR"
+	buf, err := msg.Encode(nil)
+	if err != nil {
+		return body
+	}
+	return buf[5:]
 }
 
 // relayError sends a server's error to the entry's sink, moving its

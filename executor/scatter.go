@@ -23,7 +23,7 @@ import (
 // row per cluster. Sort keys whose order the router cannot reproduce
 // exactly (text under a collation, for one) are merged by the coordinator
 // instead.
-func (s *Session) runScatter(ctx context.Context, sc *planner.Scatter, bound *boundParams, describe bool) error {
+func (s *Session) runScatter(ctx context.Context, sc *planner.Scatter, bound *boundParams, describe bool, hint string) error {
 	if err := s.drain(ctx); err != nil {
 		return err
 	}
@@ -44,7 +44,7 @@ func (s *Session) runScatter(ctx context.Context, sc *planner.Scatter, bound *bo
 	if err != nil {
 		return s.stmtError(ctx, err)
 	}
-	conns, err := s.prepareReaders(ctx, clusters, s.readsJoinTransaction())
+	conns, err := s.prepareReaders(ctx, clusters, reading{readOnly: sc.ReadOnly, hint: hint})
 	if err != nil {
 		return s.stmtError(ctx, err)
 	}
@@ -77,7 +77,7 @@ func (s *Session) runScatter(ctx context.Context, sc *planner.Scatter, bound *bo
 			return s.scatterAtCoordinator(ctx, sc, conns, fields, visible, values, formats, wOIDs, results, limit, offset, describe)
 		}
 		if f, ok := sc.Fallback.(*planner.Finish); ok {
-			return s.runFinish(ctx, f, bound, describe)
+			return s.runFinish(ctx, f, bound, describe, hint)
 		}
 		return s.stmtError(ctx, pgerror.Unsupported("ORDER BY on an expression of type oid %d over rows of several clusters is not supported", fields[visible+i].DataTypeOID))
 	}

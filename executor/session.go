@@ -14,6 +14,7 @@ import (
 
 	"github.com/sqlrouter/sqlrouter/backend"
 	"github.com/sqlrouter/sqlrouter/pgerror"
+	"github.com/sqlrouter/sqlrouter/replication"
 	"github.com/sqlrouter/sqlrouter/shardmap"
 	"github.com/sqlrouter/sqlrouter/txn"
 )
@@ -30,6 +31,10 @@ type Client interface {
 	// ReceiveCopy returns the client's next CopyData, CopyDone or CopyFail
 	// during COPY FROM STDIN. The message is valid until the next call.
 	ReceiveCopy() (pgproto3.FrontendMessage, error)
+	// Mark returns the current end of the unflushed output; Rewind cuts
+	// the output back to a mark, if nothing was flushed since.
+	Mark() Mark
+	Rewind(Mark) bool
 }
 
 // Dialer opens backend sessions.
@@ -48,6 +53,11 @@ type Config struct {
 	Version string
 	// Stats, when set, counts statements per cluster.
 	Stats *Stats
+	// Replicas, when set, chooses replicas for reads; nil sends every read
+	// to the primary.
+	Replicas Replicas
+	// Reads are the defaults of read routing.
+	Reads ReadDefaults
 }
 
 // txState is the client-visible transaction state.
@@ -97,6 +107,28 @@ type Session struct {
 	// cancelable lists the backend sessions for Cancel, which runs on
 	// another goroutine.
 	cancelable atomic.Pointer[[]*backend.Conn]
+
+	// replicas are the backend sessions on replicas, by URL.
+	replicas map[string]*conn
+	// txnConns is the node each cluster is read from in a read-only
+	// transaction.
+	txnConns map[string]*conn
+	// readOnlyTxn is set inside BEGIN READ ONLY (reads may use replicas).
+	readOnlyTxn bool
+	// tempObjects is set once the session created temporary objects: they
+	// exist only in its primary's backend, so its reads stay there.
+	tempObjects bool
+	// batchWrites is set while a Query message holding a write runs: its
+	// reads go to the primaries with it.
+	batchWrites bool
+	reads       readSettings
+	// token is the read-your-writes position.
+	token        replication.Token
+	tokenChanged bool
+	// route lists the nodes the current statement uses; lastRoute the
+	// previous statement's, for SHOW sqlrouter.last_route.
+	route     []string
+	lastRoute string
 }
 
 // NewSession makes a session. startupParams are the client's startup
@@ -108,6 +140,8 @@ func NewSession(cfg *Config, client Client, startupParams map[string]string) *Se
 		startupParams: startupParams,
 		conns:         map[string]*conn{},
 		cursors:       map[string]string{},
+		replicas:      map[string]*conn{},
+		txnConns:      map[string]*conn{},
 		reported:      map[string]string{},
 	}
 	s.ext.init()
@@ -159,6 +193,9 @@ func (s *Session) publishConns() {
 	for _, c := range s.conns {
 		list = append(list, c.Conn)
 	}
+	for _, c := range s.replicas {
+		list = append(list, c.Conn)
+	}
 	if s.coord != nil {
 		list = append(list, s.coord.Conn)
 	}
@@ -184,6 +221,10 @@ func (s *Session) Close() {
 		c.Close()
 	}
 	clear(s.conns)
+	for _, c := range s.replicas {
+		c.Close()
+	}
+	clear(s.replicas)
 	if s.coord != nil {
 		s.coord.Close()
 		s.coord = nil
@@ -233,6 +274,20 @@ func connectError(cluster string, err error) error {
 func (s *Session) sortedClusters() []string {
 	out := slices.Collect(maps.Keys(s.conns))
 	sort.Strings(out)
+	return out
+}
+
+// syncOrder lists every open conn, primaries by cluster then replicas by
+// URL: the order a Sync reaches them.
+func (s *Session) syncOrder() []*conn {
+	out := make([]*conn, 0, len(s.conns)+len(s.replicas))
+	for _, cl := range s.sortedClusters() {
+		out = append(out, s.conns[cl])
+	}
+	urls := slices.Sorted(maps.Keys(s.replicas))
+	for _, u := range urls {
+		out = append(out, s.replicas[u])
+	}
 	return out
 }
 

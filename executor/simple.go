@@ -20,6 +20,13 @@ import (
 // together at the end.
 func (s *Session) Query(ctx context.Context, text string, stmts []planner.Statement) error {
 	s.pipe.failed = false
+	s.batchWrites = false
+	if len(stmts) > 1 {
+		for _, st := range stmts {
+			s.batchWrites = s.batchWrites || writes(st.Plan)
+		}
+	}
+	defer func() { s.batchWrites = false }()
 	if len(stmts) == 0 {
 		s.client.Send(&pgproto3.EmptyQueryResponse{})
 		return nil
@@ -29,6 +36,9 @@ func (s *Session) Query(ctx context.Context, text string, stmts []planner.Statem
 		return nil
 	}
 	if len(stmts) > 1 {
+		for _, st := range stmts {
+			s.tempObjects = s.tempObjects || st.TempObjects
+		}
 		if cluster, ok := s.singleCluster(stmts); ok {
 			return s.runWhole(ctx, cluster, text)
 		}
@@ -37,6 +47,7 @@ func (s *Session) Query(ctx context.Context, text string, stmts []planner.Statem
 		}
 	}
 	for _, st := range stmts {
+		s.newStatement()
 		if s.pipe.failed {
 			break
 		}
@@ -64,7 +75,23 @@ func (s *Session) endQuery(ctx context.Context) error {
 	if err := s.endTransaction(ctx, !failed); err != nil {
 		s.sendError(err)
 	}
+	s.reportToken()
 	return nil
+}
+
+// writes reports plans that may change data (and must see the primary).
+func writes(p planner.Plan) bool {
+	switch p := p.(type) {
+	case *planner.Route:
+		return !p.ReadOnly
+	case *planner.Scatter:
+		return !p.ReadOnly
+	case *planner.Combine:
+		return !p.ReadOnly
+	case *planner.Finish, *planner.Empty, *planner.ShowRouter, *planner.CursorCommand, *planner.TxnControl, *planner.SessionSet:
+		return false
+	}
+	return true
 }
 
 // singleCluster reports whether every statement is a plain route to the
@@ -95,10 +122,13 @@ func (s *Session) singleCluster(stmts []planner.Statement) (string, bool) {
 
 // runWhole sends a whole multi-statement text to one cluster.
 func (s *Session) runWhole(ctx context.Context, cluster, text string) error {
+	s.newStatement()
 	c, err := s.routeConn(ctx, cluster)
 	if err != nil {
 		return s.stmtError(ctx, err)
 	}
+	s.routed(c)
+	c.wrote = true
 	if err := s.enter(ctx, c); err != nil {
 		return s.stmtError(ctx, err)
 	}
@@ -116,8 +146,10 @@ func (s *Session) runWhole(ctx context.Context, cluster, text string) error {
 	if s.state == txIdle {
 		// The server ran the implicit transaction itself.
 		s.participants = removeConn(s.participants, c)
-		c.participant = false
+		c.participant, c.wrote = false, false
 		s.pipe.failed = false
+		s.fetchPositions(ctx, []*conn{c})
+		s.reportToken()
 	} else if c.TxStatus() == 'E' {
 		s.state = txFailed
 	}
@@ -137,13 +169,16 @@ func removeConn(list []*conn, c *conn) []*conn {
 // runStatement runs one statement of a Query message. params is nil for
 // the simple protocol.
 func (s *Session) runStatement(ctx context.Context, st planner.Statement, _ *planner.Params) error {
+	if st.TempObjects {
+		s.tempObjects = true
+	}
 	switch p := st.Plan.(type) {
 	case *planner.Route:
 		cluster, err := p.Target.ResolveOne(planner.Params{})
 		if err != nil {
 			return s.stmtError(ctx, err)
 		}
-		return s.runRoute(ctx, cluster, st, p.DeclareCursor)
+		return s.runRoute(ctx, cluster, st, p.DeclareCursor, p.ReadOnly, p.CopyIn)
 	case *planner.CursorCommand:
 		if p.All {
 			return s.closeAllCursors(ctx, st.SQL)
@@ -155,17 +190,17 @@ func (s *Session) runStatement(ctx context.Context, st planner.Statement, _ *pla
 		if p.Close {
 			delete(s.cursors, p.Name)
 		}
-		return s.runRoute(ctx, cluster, st, "")
+		return s.runRoute(ctx, cluster, st, "", false, false)
 	case *planner.Broadcast:
 		return s.runBroadcast(ctx, p, st, nil)
 	case *planner.SplitInsert:
 		return s.runSplit(ctx, p, st, nil)
 	case *planner.Finish:
-		return s.runFinish(ctx, p, nil, true)
+		return s.runFinish(ctx, p, nil, true, st.Consistency)
 	case *planner.Scatter:
-		return s.runScatter(ctx, p, nil, true)
+		return s.runScatter(ctx, p, nil, true, st.Consistency)
 	case *planner.Combine:
-		return s.runCombine(ctx, p, nil, true)
+		return s.runCombine(ctx, p, nil, true, st.Consistency)
 	case *planner.ExplainPlan:
 		return s.runExplain(ctx, p, nil, true)
 	default:
@@ -173,26 +208,42 @@ func (s *Session) runStatement(ctx context.Context, st planner.Statement, _ *pla
 	}
 }
 
-// runRoute sends one statement's text to one cluster.
-func (s *Session) runRoute(ctx context.Context, cluster string, st planner.Statement, cursor string) error {
-	c, err := s.routeConn(ctx, cluster)
+// runRoute sends one statement's text to one cluster: to a replica when
+// it is a read the consistency level lets one serve.
+func (s *Session) runRoute(ctx context.Context, cluster string, st planner.Statement, cursor string, readOnly, copyIn bool) error {
+	c, err := s.readConn(ctx, cluster, readOnly && cursor == "", st.Consistency)
 	if err != nil {
 		return s.stmtError(ctx, err)
 	}
 	if err := s.enter(ctx, c); err != nil {
 		return s.stmtError(ctx, err)
 	}
+	if !readOnly {
+		c.wrote = true
+	}
 	c.SendQuery(st.SQL)
 	c.unnamed = ""
 	s.touched(cluster)
 	e := &entry{kind: expQuery, conn: c, sink: clientSink{s}, charOffset: st.CharOffset}
+	if c.replica {
+		e.retry = &readRetry{simple: st.SQL, cluster: cluster, hint: st.Consistency, charOffset: st.CharOffset}
+	}
 	s.push(e)
+	autocommit := !readOnly && s.state == txIdle && !s.coordinated
+	if autocommit && !copyIn {
+		// The write commits on its own: learn the primary's position
+		// after it, in the same round trip.
+		s.queuePosition(c)
+	}
 	if err := s.drain(ctx); err != nil {
 		return err
 	}
 	if e.err != nil {
 		s.statementFailed()
 		return nil
+	}
+	if autocommit && copyIn && c.TxStatus() == 'I' {
+		s.fetchPositions(ctx, []*conn{c})
 	}
 	if cursor != "" {
 		s.cursors[cursor] = cluster

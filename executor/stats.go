@@ -16,12 +16,17 @@ type Stats struct {
 type ClusterCounters struct {
 	// Statements counts client statements (or parts of them) run there.
 	Statements atomic.Int64
+	// ReplicaReads and PrimaryReads count reads a replica could have
+	// served, by the node that did.
+	ReplicaReads, PrimaryReads atomic.Int64
 }
 
 // ClusterStats is a snapshot of one cluster's counters.
 type ClusterStats struct {
-	Cluster    string
-	Statements int64
+	Cluster      string
+	Statements   int64
+	ReplicaReads int64
+	PrimaryReads int64
 }
 
 func (st *Stats) cluster(name string) *ClusterCounters {
@@ -39,7 +44,9 @@ func (st *Stats) cluster(name string) *ClusterCounters {
 func (st *Stats) Snapshot() []ClusterStats {
 	var out []ClusterStats
 	st.clusters.Range(func(k, v any) bool {
-		out = append(out, ClusterStats{Cluster: k.(string), Statements: v.(*ClusterCounters).Statements.Load()})
+		c := v.(*ClusterCounters)
+		out = append(out, ClusterStats{Cluster: k.(string), Statements: c.Statements.Load(),
+			ReplicaReads: c.ReplicaReads.Load(), PrimaryReads: c.PrimaryReads.Load()})
 		return true
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].Cluster < out[j].Cluster })
@@ -50,5 +57,17 @@ func (st *Stats) Snapshot() []ClusterStats {
 func (s *Session) touched(cluster string) {
 	if c := s.cfg.Stats.cluster(cluster); c != nil {
 		c.Statements.Add(1)
+	}
+}
+
+// countRead counts a read-only statement by the kind of node serving it.
+func (s *Session) countRead(c *conn) {
+	counters := s.cfg.Stats.cluster(c.cluster)
+	switch {
+	case counters == nil:
+	case c.replica:
+		counters.ReplicaReads.Add(1)
+	default:
+		counters.PrimaryReads.Add(1)
 	}
 }

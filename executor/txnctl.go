@@ -29,6 +29,9 @@ func (s *Session) enter(ctx context.Context, c *conn) error {
 	}
 	c.participant = true
 	s.participants = append(s.participants, c)
+	if s.readOnlyTxn && s.state != txIdle {
+		s.txnConns[c.cluster] = c
+	}
 	if s.coordinated {
 		s.sendBegin(c)
 	}
@@ -107,17 +110,34 @@ func (s *Session) participantList() []txn.Participant {
 
 // endTransaction commits (or rolls back) the participants and forgets the
 // transaction. The pipeline must be drained and every participant synced.
+//
+// Participants that only read commit first, with a plain COMMIT; those
+// that may have written commit together, by two-phase commit when there
+// are several. A reader that fails to commit rolls the writers back.
 func (s *Session) endTransaction(ctx context.Context, commit bool) error {
+	all := s.participants
 	ps := s.participantList()
 	coordinated := s.coordinated
-	for _, p := range s.participants {
+	var writers, readers []txn.Participant
+	var wrote []*conn
+	for _, p := range all {
 		p.participant, p.inTxn = false, false
+		if p.wrote {
+			writers = append(writers, p)
+			wrote = append(wrote, p)
+		} else {
+			readers = append(readers, p)
+		}
+		p.wrote = false
 	}
 	s.participants = nil
 	s.coordinated = false
 	s.beginSQL = ""
 	s.savepoints = nil
 	s.state = txIdle
+	s.readOnlyTxn = false
+	s.reads.localLevel = nil
+	clear(s.txnConns)
 	defer s.collectStatuses(ps)
 	if !coordinated {
 		// A single cluster's implicit transaction: the server ended it.
@@ -131,9 +151,19 @@ func (s *Session) endTransaction(ctx context.Context, commit bool) error {
 		s.settings.end(false)
 		return s.cfg.Coordinator.Rollback(ctx, ps)
 	}
-	err := s.cfg.Coordinator.Commit(ctx, ps)
+	for _, r := range readers {
+		if err := r.Exec(ctx, "COMMIT"); err != nil {
+			s.settings.end(false)
+			s.cfg.Coordinator.Rollback(ctx, append(readers, writers...))
+			return err
+		}
+	}
+	err := s.cfg.Coordinator.Commit(ctx, writers)
 	s.settings.end(err == nil)
 	s.markSynced(ps)
+	if err == nil {
+		s.fetchPositions(ctx, wrote)
+	}
 	return err
 }
 
@@ -195,6 +225,7 @@ func (s *Session) begin(ctx context.Context, t *planner.TxnControl) error {
 	}
 	s.beginSQL = t.SQL
 	s.state = txBlock
+	s.readOnlyTxn = t.ReadOnly || isOn(s.settings.value("default_transaction_read_only"))
 	if err := s.coordinate(ctx); err != nil {
 		return s.stmtError(ctx, err)
 	}
@@ -320,6 +351,14 @@ func abortedError() error {
 
 func warning(code, msg string) *pgproto3.NoticeResponse {
 	return &pgproto3.NoticeResponse{Severity: "WARNING", SeverityUnlocalized: "WARNING", Code: code, Message: msg}
+}
+
+func isOn(v string) bool {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "on", "true", "yes", "1", "t", "y":
+		return true
+	}
+	return false
 }
 
 func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }

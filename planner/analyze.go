@@ -74,6 +74,11 @@ type analysis struct {
 	systemColumns bool
 	// sequences is set when nextval, currval, setval or lastval is called.
 	sequences bool
+	// locking is set by FOR UPDATE/SHARE anywhere in the statement.
+	locking bool
+	// unknownFuncs is set when the statement calls a function the planner
+	// does not know: it may write.
+	unknownFuncs bool
 	// depth is the nesting of the query level being analyzed (0 = the
 	// statement itself).
 	depth int
@@ -138,11 +143,15 @@ func (a *analysis) visit(msg proto.Message, sc *cteScope) {
 		a.addRel(n, sc)
 	case *pg_query.LockingClause:
 		// FOR UPDATE OF names FROM items, not tables.
+		a.locking = true
 	case *pg_query.FuncCall:
 		a.funcs = true
 		switch names := nameList(n.Funcname); names[len(names)-1] {
 		case "nextval", "currval", "setval", "lastval":
 			a.sequences = true
+		}
+		if n.Over == nil && classify(n) == funcUnknown {
+			a.unknownFuncs = true
 		}
 		forEachChild(n, func(c proto.Message) { a.visit(c, sc) })
 	case *pg_query.ColumnRef:
@@ -206,6 +215,9 @@ func (a *analysis) selectStmt(s *pg_query.SelectStmt, sc *cteScope) {
 	sc = a.withClause(s.WithClause, sc)
 	if s.IntoClause != nil {
 		a.selectInto = true
+	}
+	if len(s.LockingClause) > 0 {
+		a.locking = true
 	}
 	if s.Larg != nil || s.Rarg != nil {
 		a.selectStmt(s.Larg, sc)
@@ -348,4 +360,10 @@ func (a *analysis) writeWithWhere(rel *pg_query.RangeVar, from []*pg_query.Node,
 	}
 	a.applyPins(a.qualPins(where, lvl.rels), lvl.rels)
 	a.visit(unwrap(where), sc)
+}
+
+// readOnly reports whether a replica may answer the statement: it takes no
+// row lock and calls no function that might write or depend on the node.
+func (a *analysis) readOnly() bool {
+	return !a.unknownFuncs && !a.sequences && !a.locking
 }

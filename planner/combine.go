@@ -28,6 +28,9 @@ type Combine struct {
 	Final       string
 	FinalParams []int
 	Finals      []FinalExpr
+	// ReadOnly is true when the worker calls no function that might
+	// write: replicas may answer it.
+	ReadOnly bool
 }
 
 // FinalExpr combines partial aggregates into an aggregate's result.

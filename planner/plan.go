@@ -27,6 +27,13 @@ type Statement struct {
 	// CharOffset is the number of characters before SQL in the message's
 	// text, to translate error positions reported by a shard.
 	CharOffset int
+	// Consistency is the read consistency a comment in the statement asks
+	// for (/* sqlrouter.read_consistency=eventual */), "" for none.
+	Consistency string
+	// TempObjects is set when the statement creates temporary tables,
+	// sequences or views: they live in the session's backend on the
+	// primary, so the session's reads stay on the primaries from then on.
+	TempObjects bool
 	// Plan is what to do.
 	Plan Plan
 }
@@ -42,9 +49,15 @@ type Route struct {
 	Target Target
 	// Write is true for statements that change data or schema.
 	Write bool
+	// ReadOnly is true for reads a replica may answer: no write, no row
+	// lock, no function that might write.
+	ReadOnly bool
 	// DeclareCursor names the cursor a DECLARE opens, so later FETCH, MOVE
 	// and CLOSE go where it lives.
 	DeclareCursor string
+	// CopyIn is set for COPY FROM STDIN: the client's data follows, so
+	// nothing may be pipelined behind the statement.
+	CopyIn bool
 	// Spread, for a read whose clusters depend on parameters, is the plan
 	// for an execution whose keys land on several clusters.
 	Spread Plan

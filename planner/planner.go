@@ -84,7 +84,8 @@ func planText(ctx *Context, sql string) ([]Statement, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, Statement{SQL: text, CharOffset: utf8.RuneCountInString(sql[:offset]), Plan: plan})
+		out = append(out, Statement{SQL: text, CharOffset: utf8.RuneCountInString(sql[:offset]), Plan: plan, Consistency: consistencyHint(text),
+			TempObjects: createsTemp(raw.Stmt)})
 	}
 	// Every statement of a text is planned before any runs, with the
 	// search_path of the moment: one that changes it must come last.
@@ -129,6 +130,52 @@ func changesSearchPath(p Plan) bool {
 		return p.Name == "search_path" || p.Name == "all"
 	case *Discard:
 		return p.All
+	}
+	return false
+}
+
+// consistencyHint finds a read consistency asked for in a comment of the
+// statement: /* sqlrouter.read_consistency=eventual */ or the same after
+// --.
+func consistencyHint(sql string) string {
+	const key = "sqlrouter.read_consistency"
+	for rest := sql; ; {
+		i := strings.Index(rest, key)
+		if i < 0 {
+			return ""
+		}
+		before := rest[:i]
+		inComment := strings.LastIndex(before, "/*") > strings.LastIndex(before, "*/") ||
+			strings.LastIndex(before, "--") > strings.LastIndex(before, "\n")
+		rest = rest[i+len(key):]
+		if !inComment {
+			continue
+		}
+		v := strings.TrimLeft(rest, " \t=:'\"")
+		end := strings.IndexFunc(v, func(r rune) bool { return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') })
+		if end < 0 {
+			end = len(v)
+		}
+		return strings.ToLower(v[:end])
+	}
+}
+
+// createsTemp reports statements that create a temporary relation.
+func createsTemp(n *pg_query.Node) bool {
+	temp := func(rv *pg_query.RangeVar) bool {
+		return rv != nil && (rv.Relpersistence == "t" || strings.EqualFold(rv.Schemaname, "pg_temp"))
+	}
+	switch s := unwrap(n).(type) {
+	case *pg_query.CreateStmt:
+		return temp(s.Relation)
+	case *pg_query.CreateTableAsStmt:
+		return s.Into != nil && temp(s.Into.Rel)
+	case *pg_query.SelectStmt:
+		return s.IntoClause != nil && temp(s.IntoClause.Rel)
+	case *pg_query.CreateSeqStmt:
+		return temp(s.Sequence)
+	case *pg_query.ViewStmt:
+		return temp(s.View)
 	}
 	return false
 }

@@ -35,6 +35,9 @@ type Scatter struct {
 	Hidden int
 	// Limit and Offset, when set, apply to the merged rows.
 	Limit, Offset *Count
+	// ReadOnly is true when the worker calls no function that might
+	// write: replicas may answer it.
+	ReadOnly bool
 
 	// Fallback runs the statement when a sort key's order depends on a
 	// collation the router cannot tell from the result (an expression over
@@ -172,12 +175,16 @@ func planScatter(ctx *Context, stmt proto.Message, sql string) (Plan, bool, erro
 		}
 		// Groups span clusters: partial aggregates, combined at the
 		// coordinator.
-		return planCombine(ctx, s, target, sql)
+		p, ok, err := planCombine(ctx, s, target, sql)
+		if c, isCombine := p.(*Combine); isCombine {
+			c.ReadOnly = a.readOnly()
+		}
+		return p, ok, err
 	}
 	if calls.unknown || calls.grouping || ((calls.windows || len(s.WindowClause) > 0) && !windowsByKey(a, s, top)) {
 		return nil, false, nil
 	}
-	sc := &Scatter{SQL: sql, Target: target}
+	sc := &Scatter{SQL: sql, Target: target, ReadOnly: a.readOnly()}
 	ok, err := sc.build(ctx, s)
 	if !ok || err != nil {
 		return nil, false, err

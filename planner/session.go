@@ -213,6 +213,9 @@ type Discard struct {
 	// All is DISCARD ALL (everything); otherwise PLANS, SEQUENCES or TEMP,
 	// which only the backend sessions hold.
 	All bool
+	// Temp is set by DISCARD TEMP and DISCARD ALL: the session has no
+	// temporary objects afterwards.
+	Temp bool
 }
 
 func (d *Discard) explain(b *strings.Builder) {

@@ -29,7 +29,8 @@ func planStatement(ctx *Context, raw *pg_query.RawStmt, sql string) (Plan, error
 		}
 		return defaultRoute(ctx, sql, false), nil
 	case *pg_query.DiscardStmt:
-		return &Discard{SQL: sql, All: s.Target == pg_query.DiscardMode_DISCARD_ALL}, nil
+		return &Discard{SQL: sql, All: s.Target == pg_query.DiscardMode_DISCARD_ALL,
+			Temp: s.Target == pg_query.DiscardMode_DISCARD_ALL || s.Target == pg_query.DiscardMode_DISCARD_TEMP}, nil
 	case *pg_query.DeallocateStmt:
 		if !s.Isall {
 			return nil, pgerror.New(pgerror.UndefinedPreparedStmt, "prepared statement \"%s\" does not exist", s.Name)
@@ -193,7 +194,7 @@ func routeFor(ctx *Context, a *analysis, sql string, write bool) (Plan, error) {
 		t.addStatic(ctx.Map.DefaultClusterName())
 	}
 	t.finish()
-	return &Route{SQL: sql, Target: t, Write: write}, nil
+	return &Route{SQL: sql, Target: t, Write: write, ReadOnly: !write && a.readOnly()}, nil
 }
 
 func defaultRoute(ctx *Context, sql string, write bool) *Route {
@@ -285,5 +286,7 @@ func planCopy(ctx *Context, s *pg_query.CopyStmt, sql string) (Plan, error) {
 			return nil, pgerror.Unsupported("COPY of table %s of the shard map is not supported yet", tableName(t))
 		}
 	}
-	return defaultRoute(ctx, sql, s.IsFrom), nil
+	r := defaultRoute(ctx, sql, s.IsFrom)
+	r.CopyIn = s.IsFrom && s.Filename == ""
+	return r, nil
 }

@@ -17,6 +17,9 @@ type clientSession struct {
 	be   *pgproto3.Backend
 	wbuf []byte
 	werr error
+	// flushes counts writes of wbuf, so that a Mark knows whether what
+	// follows it is still unsent.
+	flushes uint64
 
 	pid    uint32
 	secret []byte
@@ -69,6 +72,7 @@ func (cs *clientSession) flush() error {
 		return nil
 	}
 	_, err := cs.nc.Write(cs.wbuf)
+	cs.flushes++
 	if cap(cs.wbuf) > 256<<10 {
 		cs.wbuf = nil
 	} else {
@@ -78,6 +82,21 @@ func (cs *clientSession) flush() error {
 		cs.werr = err
 	}
 	return err
+}
+
+// Mark returns the end of the unflushed output (executor.Client).
+func (cs *clientSession) Mark() executor.Mark {
+	return executor.Mark{Pos: len(cs.wbuf), Epoch: cs.flushes}
+}
+
+// Rewind cuts the output back to a mark if nothing was flushed since
+// (executor.Client).
+func (cs *clientSession) Rewind(m executor.Mark) bool {
+	if m.Epoch != cs.flushes || m.Pos > len(cs.wbuf) {
+		return false
+	}
+	cs.wbuf = cs.wbuf[:m.Pos]
+	return true
 }
 
 // ReceiveCopy reads the next COPY message (executor.Client). Flush and

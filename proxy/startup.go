@@ -43,7 +43,7 @@ func (cs *clientSession) startup(ctx context.Context) bool {
 			startup = m
 		}
 	}
-	params, ok := cs.checkStartup(startup)
+	params, routerSettings, ok := cs.checkStartup(startup)
 	if !ok {
 		return false
 	}
@@ -60,6 +60,12 @@ func (cs *clientSession) startup(ctx context.Context) bool {
 	}
 	cs.exec = executor.NewSession(cs.srv.deps.Executor, cs, params)
 	cs.exec.SetSnapshot(snap)
+	for name, value := range routerSettings {
+		if err := cs.exec.ApplyStartupSetting(name, value); err != nil {
+			cs.fatal(err)
+			return false
+		}
+	}
 	server, err := cs.exec.Open(ctx)
 	if err != nil {
 		cs.fatal(err)
@@ -85,8 +91,8 @@ var reportedParams = []string{
 }
 
 // checkStartup validates the startup parameters and returns the ones to
-// pass to backends.
-func (cs *clientSession) checkStartup(m *pgproto3.StartupMessage) (map[string]string, bool) {
+// pass to backends, and the router's own settings (sqlrouter.*).
+func (cs *clientSession) checkStartup(m *pgproto3.StartupMessage) (map[string]string, map[string]string, bool) {
 	var unrecognized []string
 	params := map[string]string{}
 	for k, v := range m.Parameters {
@@ -99,7 +105,7 @@ func (cs *clientSession) checkStartup(m *pgproto3.StartupMessage) (map[string]st
 		case k == "replication":
 			if v != "false" && v != "0" && v != "off" && v != "no" {
 				cs.fatal(pgerror.Unsupported("replication connections are not supported by the router"))
-				return nil, false
+				return nil, nil, false
 			}
 		case k == "options":
 			for name, value := range parseOptions(v) {
@@ -113,28 +119,29 @@ func (cs *clientSession) checkStartup(m *pgproto3.StartupMessage) (map[string]st
 	}
 	if cs.user == "" {
 		cs.fatal(pgerror.New(pgerror.InvalidAuthorization, "no PostgreSQL user name specified in startup packet"))
-		return nil, false
+		return nil, nil, false
 	}
+	router := map[string]string{}
 	for name, value := range params {
 		lname := strings.ToLower(name)
 		switch {
 		case lname == "client_encoding" && !isUTF8(value):
 			cs.fatal(pgerror.Unsupported("client_encoding %s is not supported: sqlrouter speaks UTF8 only", value))
-			return nil, false
+			return nil, nil, false
 		case lname == "standard_conforming_strings" && !isOn(value):
 			cs.fatal(pgerror.Unsupported("standard_conforming_strings = off is not supported"))
-			return nil, false
+			return nil, nil, false
 		case strings.HasPrefix(lname, "sqlrouter."):
-			delete(params, name) // router settings: none can be set yet
-			cs.fatal(pgerror.New(pgerror.UndefinedObject, "unrecognized configuration parameter \"%s\"", name))
-			return nil, false
+			// The router's own settings never reach a backend.
+			delete(params, name)
+			router[lname] = value
 		}
 	}
 	if m.ProtocolVersion != pgproto3.ProtocolVersion30 || len(unrecognized) > 0 {
 		// Offer 3.0 and decline protocol extensions, as PostgreSQL 15 does.
 		cs.send(&pgproto3.NegotiateProtocolVersion{NewestMinorProtocol: 0, UnrecognizedOptions: unrecognized})
 	}
-	return params, true
+	return params, router, true
 }
 
 // parseOptions reads the "options" startup parameter: -c name=value and

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/sqlrouter/sqlrouter/proxy"
+	"github.com/sqlrouter/sqlrouter/replication"
 	"github.com/sqlrouter/sqlrouter/shardmap"
 	"github.com/sqlrouter/sqlrouter/txn"
 )
@@ -16,14 +17,42 @@ type Config struct {
 	Listen string `mapstructure:"listen"`
 	// RouterID names this router in its two-phase commit transaction ids;
 	// routers sharing shards need distinct ids (default: random).
-	RouterID string        `mapstructure:"router_id"`
-	Etcd     EtcdConfig    `mapstructure:"etcd"`
-	Auth     AuthConfig    `mapstructure:"auth"`
-	Backend  BackendConfig `mapstructure:"backend"`
-	Pool     PoolConfig    `mapstructure:"pool"`
-	Limits   LimitsConfig  `mapstructure:"limits"`
-	Txn      TxnConfig     `mapstructure:"txn"`
-	Log      LogConfig     `mapstructure:"log"`
+	RouterID    string            `mapstructure:"router_id"`
+	Etcd        EtcdConfig        `mapstructure:"etcd"`
+	Auth        AuthConfig        `mapstructure:"auth"`
+	Backend     BackendConfig     `mapstructure:"backend"`
+	Pool        PoolConfig        `mapstructure:"pool"`
+	Limits      LimitsConfig      `mapstructure:"limits"`
+	Txn         TxnConfig         `mapstructure:"txn"`
+	Replication ReplicationConfig `mapstructure:"replication"`
+	Log         LogConfig         `mapstructure:"log"`
+}
+
+// ReplicationConfig says how reads use the clusters' replicas.
+type ReplicationConfig struct {
+	// DefaultConsistency is the read consistency of sessions that do not
+	// choose: strong (primary), ryw (default: replicas that have the
+	// session's own writes), bounded (replicas lagging less than
+	// max_replica_lag) or eventual (any healthy replica).
+	DefaultConsistency string `mapstructure:"default_consistency"`
+	// MaxReplicaLag bounds replica lag at the bounded level (default 1 s).
+	MaxReplicaLag time.Duration `mapstructure:"max_replica_lag"`
+	// RYWWait is how long a ryw read waits for a replica to catch up
+	// before it goes to the primary (default 50 ms).
+	RYWWait time.Duration `mapstructure:"ryw_wait"`
+	// PollInterval is how often replicas' positions are checked (default
+	// 1 s).
+	PollInterval time.Duration `mapstructure:"poll_interval"`
+	// Policy spreads reads over eligible replicas: round_robin (default),
+	// least_connections or weighted (by the shard map's weights).
+	Policy string `mapstructure:"policy"`
+	// PrimaryReads is allowed (default: the primary serves a read no
+	// replica qualifies for) or forbidden (such a read fails).
+	PrimaryReads string `mapstructure:"primary_reads"`
+	// FailThreshold is the number of failed checks in a row that takes a
+	// replica out of rotation (default 2); it is back at the first
+	// successful check.
+	FailThreshold int `mapstructure:"fail_threshold"`
 }
 
 // TxnConfig tunes two-phase commit and its recovery. Zero values take the
@@ -128,6 +157,9 @@ func (c Config) withDefaults() Config {
 	if c.Pool.MaxConnsPerNode == 0 {
 		c.Pool.MaxConnsPerNode = 100
 	}
+	if c.Replication.MaxReplicaLag == 0 {
+		c.Replication.MaxReplicaLag = time.Second
+	}
 	return c
 }
 
@@ -138,6 +170,21 @@ func (c Config) Validate() error {
 	}
 	if c.Pool.MaxConnsPerNode < 0 {
 		return fmt.Errorf("pool.max_conns_per_node: must not be negative")
+	}
+	if c.Replication.DefaultConsistency != "" {
+		if _, err := replication.ParseLevel(c.Replication.DefaultConsistency); err != nil {
+			return fmt.Errorf("replication.default_consistency: %w", err)
+		}
+	}
+	if c.Replication.Policy != "" {
+		if _, err := replication.ParsePolicy(c.Replication.Policy); err != nil {
+			return fmt.Errorf("replication.policy: %w", err)
+		}
+	}
+	switch c.Replication.PrimaryReads {
+	case "", "allowed", "forbidden":
+	default:
+		return fmt.Errorf("replication.primary_reads: want allowed or forbidden, not %q", c.Replication.PrimaryReads)
 	}
 	if c.RouterID != "" {
 		if err := txn.ValidRouterID(c.RouterID); err != nil {

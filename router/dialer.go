@@ -39,9 +39,9 @@ func (d *dialer) credentials(cluster string) (string, string) {
 	return user, password
 }
 
-// connectPrimary opens a plain pgconn session, for the recovery of
-// prepared transactions.
-func (d *dialer) connectPrimary(ctx context.Context, cluster, url string) (*pgconn.PgConn, error) {
+// connectPlain opens a plain pgconn session, for the recovery of prepared
+// transactions and the monitoring of replicas.
+func (d *dialer) connectPlain(ctx context.Context, cluster, url string) (*pgconn.PgConn, error) {
 	cfg, err := pgconn.ParseConfig(url)
 	if err != nil {
 		return nil, err

@@ -11,12 +11,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
 	"github.com/sqlrouter/sqlrouter/executor"
 	"github.com/sqlrouter/sqlrouter/planner"
 	"github.com/sqlrouter/sqlrouter/proxy"
+	"github.com/sqlrouter/sqlrouter/replication"
 	"github.com/sqlrouter/sqlrouter/shardmap"
 	"github.com/sqlrouter/sqlrouter/txn"
 )
@@ -84,17 +86,24 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*Router, error
 			}
 			return out
 		},
-		Connect:           dial.connectPrimary,
+		Connect:           dial.connectPlain,
 		Interval:          cfg.Txn.RecoveryInterval,
 		NoDecisionTimeout: cfg.Txn.NoDecisionTimeout,
 		Logger:            logger,
 	})
+	tracker, reads, err := newTracker(cfg.Replication, store, dial, logger)
+	if err != nil {
+		cli.Close()
+		return nil, err
+	}
 	exec := &executor.Config{
 		Dialer:      dial,
 		Coordinator: coord,
 		Logger:      logger,
 		Version:     Version,
 		Stats:       &executor.Stats{},
+		Replicas:    tracker,
+		Reads:       reads,
 	}
 	server, err := proxy.NewServer(proxy.Config{
 		Auth:           cfg.proxyAuth(),
@@ -118,7 +127,31 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*Router, error
 	runCtx, stop := context.WithCancel(context.Background())
 	r := &Router{cfg: cfg, logger: logger, etcd: cli, store: store, server: server, ln: ln, stop: stop, stats: exec.Stats}
 	r.registration = registry.Register(cfg.RouterID, cfg.Txn.LeaseTTL)
-	r.wg.Add(3)
+	r.wg.Add(5)
+	go func() {
+		defer r.wg.Done()
+		tracker.Run(runCtx)
+	}()
+	go func() {
+		// The tracker follows the shard map's nodes.
+		defer r.wg.Done()
+		updates, cancel := store.Subscribe()
+		defer cancel()
+		if snap, err := store.WaitReady(runCtx); err == nil {
+			tracker.SetNodes(replication.NodesOf(snap.Map))
+		}
+		for {
+			select {
+			case <-runCtx.Done():
+				return
+			case snap, ok := <-updates:
+				if !ok {
+					return
+				}
+				tracker.SetNodes(replication.NodesOf(snap.Map))
+			}
+		}
+	}()
 	go func() {
 		// Recovery needs the primaries: it starts with the first map.
 		defer r.wg.Done()
@@ -180,4 +213,47 @@ func (r *Router) Shutdown(ctx context.Context) error {
 	}
 	r.etcd.Close()
 	return err
+}
+
+// newTracker makes the replica tracker and the read defaults from the
+// configuration.
+func newTracker(cfg ReplicationConfig, store *shardmap.Store, dial *dialer, logger *slog.Logger) (*replication.Tracker, executor.ReadDefaults, error) {
+	var reads executor.ReadDefaults
+	if cfg.DefaultConsistency != "" {
+		l, err := replication.ParseLevel(cfg.DefaultConsistency)
+		if err != nil {
+			return nil, reads, err
+		}
+		reads.Level = l
+	}
+	var policy replication.Policy
+	if cfg.Policy != "" {
+		p, err := replication.ParsePolicy(cfg.Policy)
+		if err != nil {
+			return nil, reads, err
+		}
+		policy = p
+	}
+	reads.MaxLag = cfg.MaxReplicaLag
+	reads.Wait = cfg.RYWWait
+	reads.PrimaryForbidden = cfg.PrimaryReads == "forbidden"
+	tracker := replication.NewTracker(replication.Options{
+		PollInterval:  cfg.PollInterval,
+		Policy:        policy,
+		FailThreshold: cfg.FailThreshold,
+		Logger:        logger,
+		Connect: func(ctx context.Context, url string) (*pgconn.PgConn, error) {
+			// The node's cluster says which credentials apply.
+			cluster := ""
+			if snap := store.Current(); snap != nil {
+				for _, n := range replication.NodesOf(snap.Map) {
+					if n.URL == url {
+						cluster = n.Cluster
+					}
+				}
+			}
+			return dial.connectPlain(ctx, cluster, url)
+		},
+	})
+	return tracker, reads, nil
 }

@@ -31,7 +31,9 @@ func TestSampleConfigLoads(t *testing.T) {
 		Pool:    router.PoolConfig{MaxConnsPerNode: 100},
 		Limits:  router.LimitsConfig{MaxMessageSize: 64 << 20, StartupTimeout: 15 * time.Second},
 		Txn:     router.TxnConfig{DecisionPrefix: "/sqlrouter/txn/", RoutersPrefix: "/sqlrouter/routers/", LeaseTTL: 10 * time.Second, RecoveryInterval: 30 * time.Second, NoDecisionTimeout: 60 * time.Second},
-		Log:     router.LogConfig{Level: "info", Format: "text"},
+		Replication: router.ReplicationConfig{DefaultConsistency: "ryw", MaxReplicaLag: time.Second, RYWWait: 50 * time.Millisecond,
+			PollInterval: time.Second, Policy: "round_robin", PrimaryReads: "allowed", FailThreshold: 2},
+		Log: router.LogConfig{Level: "info", Format: "text"},
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("loaded\n%+v\nwant\n%+v", cfg, want)
