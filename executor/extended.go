@@ -576,6 +576,10 @@ func (s *Session) Execute(ctx context.Context, name string, maxRows uint32) erro
 		return s.runCombine(ctx, pl, p.bound, false, p.ps.Stmt.Consistency)
 	case *planner.ExplainPlan:
 		return s.runExplain(ctx, pl, p.bound, false)
+	case *planner.CopyIn:
+		return s.runCopyIn(ctx, pl)
+	case *planner.CopyOut:
+		return s.runCopyOut(ctx, pl)
 	}
 	return s.runLocal(ctx, plan, false)
 }

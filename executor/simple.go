@@ -203,6 +203,10 @@ func (s *Session) runStatement(ctx context.Context, st planner.Statement, _ *pla
 		return s.runCombine(ctx, p, nil, true, st.Consistency)
 	case *planner.ExplainPlan:
 		return s.runExplain(ctx, p, nil, true)
+	case *planner.CopyIn:
+		return s.runCopyIn(ctx, p)
+	case *planner.CopyOut:
+		return s.runCopyOut(ctx, p)
 	default:
 		return s.runLocal(ctx, st.Plan, true)
 	}

@@ -270,6 +270,9 @@ func planDeclare(ctx *Context, s *pg_query.DeclareCursorStmt, sql string) (Plan,
 }
 
 func planCopy(ctx *Context, s *pg_query.CopyStmt, sql string) (Plan, error) {
+	if p, err := PlanCopy(ctx, s, sql); p != nil || err != nil {
+		return p, err
+	}
 	if s.Query != nil {
 		inner, err := planDML(ctx, unwrap(s.Query), sql)
 		if err != nil {
