@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -46,9 +47,12 @@ type Conn struct {
 	pid    uint32
 	secret []byte
 
-	// ServerParams are the ParameterStatus values the server reported at
-	// startup. They are not updated afterwards.
+	// ServerParams are the ParameterStatus values the server reported:
+	// at startup, then as they changed.
 	ServerParams map[string]string
+	// Applied is the session settings text the executor last replayed
+	// here ("" = the server's defaults); the executor owns it.
+	Applied string
 
 	txStatus byte
 	broken   bool
@@ -193,10 +197,46 @@ func (c *Conn) Receive(ctx context.Context) (byte, []byte, error) {
 		}
 		return 0, nil, fmt.Errorf("read from %s: %w", c.addr, err)
 	}
-	if typ == 'Z' && len(body) == 1 {
+	switch {
+	case typ == 'Z' && len(body) == 1:
 		c.txStatus = body[0]
+	case typ == 'S':
+		c.noteParameter(body)
 	}
 	return typ, body, nil
+}
+
+// noteParameter records a ParameterStatus in ServerParams.
+func (c *Conn) noteParameter(body []byte) {
+	name, rest, ok := bytes.Cut(body, []byte{0})
+	if !ok {
+		return
+	}
+	value, _, ok := bytes.Cut(rest, []byte{0})
+	if !ok {
+		return
+	}
+	if c.ServerParams == nil {
+		c.ServerParams = map[string]string{}
+	}
+	if c.ServerParams[string(name)] != string(value) {
+		c.ServerParams[string(name)] = string(value)
+	}
+}
+
+// Alive reports, without blocking, whether the connection can take a new
+// command: it is open, and the server sent nothing since its last
+// ReadyForQuery (a server that shut down or ended the session sends an
+// error, or closes). Any unasked byte makes the connection broken.
+func (c *Conn) Alive() bool {
+	if c.broken || c.closed || c.rd.buffered() > 0 || c.txStatus != 'I' {
+		return false
+	}
+	if !socketQuiet(c.nc) {
+		c.broken = true
+		return false
+	}
+	return true
 }
 
 // watch makes blocking I/O on the connection return when ctx is done.

@@ -7,13 +7,20 @@ import (
 
 	"github.com/sqlrouter/sqlrouter/backend"
 	"github.com/sqlrouter/sqlrouter/pgerror"
+	"github.com/sqlrouter/sqlrouter/pool"
 )
 
-// conn is a backend session as one client session uses it.
+// conn is a backend session as one client session uses it, leased from
+// the pool.
 type conn struct {
 	*backend.Conn
+	lease   *pool.Entry[*backend.Conn]
+	pool    Pool
 	cluster string
 	url     string
+	// dirty is set when the session left state here that another client
+	// must not see: the pool resets it first.
+	dirty bool
 
 	// inTxn is true once BEGIN was sent for the current transaction.
 	inTxn bool
@@ -23,8 +30,6 @@ type conn struct {
 	// needSync is true when extended-protocol messages were sent since
 	// the last Sync.
 	needSync bool
-	// settingsGen is the generation of the session settings replayed here.
-	settingsGen int
 	// unnamed is the statement key the server's unnamed statement holds,
 	// "" when unknown.
 	unnamed string
@@ -33,8 +38,8 @@ type conn struct {
 	statuses [][]byte
 	// replica is set for a conn to a replica (reads only).
 	replica bool
-	// release ends the conn's count in the replica tracker.
-	release func()
+	// untrack ends the conn's count in the replica tracker.
+	untrack func()
 	// wrote is set when the current transaction may have written here.
 	wrote bool
 	// abandoned is set on a failed replica whose reads were sent
@@ -42,13 +47,27 @@ type conn struct {
 	abandoned bool
 }
 
-// Close closes the backend session and its accounting.
+// Close closes the backend session and gives its slot back.
 func (c *conn) Close() error {
-	if c.release != nil {
-		c.release()
-		c.release = nil
+	c.release(pool.Broken)
+	return nil
+}
+
+// release gives the backend session back to the pool.
+func (c *conn) release(how pool.Release) {
+	if c.untrack != nil {
+		c.untrack()
+		c.untrack = nil
 	}
-	return c.Conn.Close()
+	if c.lease == nil {
+		if how == pool.Broken {
+			c.Conn.Close()
+		}
+		return
+	}
+	e := c.lease
+	c.lease = nil
+	c.pool.Release(e, how)
 }
 
 // Cluster names the conn's cluster (txn.Participant).
@@ -57,14 +76,22 @@ func (c *conn) Cluster() string { return c.cluster }
 // Exec runs one command with the simple protocol and waits for it,
 // dropping its results (txn.Participant). The pipeline must be empty.
 func (c *conn) Exec(ctx context.Context, sql string) error {
-	c.SendQuery(sql)
 	c.unnamed = ""
-	if err := c.Flush(ctx); err != nil {
+	return execSimple(ctx, c.Conn, sql, func(body []byte) {
+		c.statuses = append(c.statuses, append([]byte(nil), body...))
+	})
+}
+
+// execSimple runs sql on bc and waits for ReadyForQuery, returning the
+// first error; onStatus, when set, gets each ParameterStatus body.
+func execSimple(ctx context.Context, bc *backend.Conn, sql string, onStatus func([]byte)) error {
+	bc.SendQuery(sql)
+	if err := bc.Flush(ctx); err != nil {
 		return err
 	}
 	var firstErr error
 	for {
-		typ, body, err := c.Receive(ctx)
+		typ, body, err := bc.Receive(ctx)
 		if err != nil {
 			return err
 		}
@@ -74,7 +101,9 @@ func (c *conn) Exec(ctx context.Context, sql string) error {
 				firstErr = serverError(body)
 			}
 		case 'S':
-			c.statuses = append(c.statuses, append([]byte(nil), body...))
+			if onStatus != nil {
+				onStatus(body)
+			}
 		case 'Z':
 			return firstErr
 		}

@@ -303,6 +303,9 @@ func (s *Session) Bind(ctx context.Context, portalName string, ps *Prepared, par
 	if ps.Stmt.TempObjects {
 		s.tempObjects = true
 	}
+	if ps.Stmt.SessionState {
+		s.sessionState = true
+	}
 	lazy := s.ext.lazy == ps
 	if !lazy {
 		if err := s.materialize(ctx); err != nil {
@@ -662,6 +665,7 @@ func (s *Session) Sync(ctx context.Context) error {
 	s.batchWrites = false
 	s.reportToken()
 	s.newStatement()
+	s.settle()
 	return nil
 }
 

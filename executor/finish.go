@@ -30,18 +30,22 @@ func (s *Session) coordinator(ctx context.Context) (*conn, error) {
 		s.publishConns()
 	}
 	if s.coord == nil {
-		bc, err := s.cfg.Dialer.Dial(ctx, coordinatorName, url, s.startupParams)
+		c, err := s.lease(ctx, coordinatorName, url)
 		if err != nil {
-			return nil, connectError(coordinatorName, err)
-		}
-		s.coord = &conn{Conn: bc, cluster: coordinatorName, url: url}
-		s.publishConns()
-	}
-	if s.coord.settingsGen != s.settings.gen {
-		if err := s.coord.Exec(ctx, s.settings.replay()); err != nil {
 			return nil, err
 		}
-		s.coord.settingsGen = s.settings.gen
+		s.coord = c
+		s.publishConns()
+	}
+	if want := s.settings.text; s.coord.Applied != want {
+		sql := want
+		if sql == "" {
+			sql = "RESET ALL"
+		}
+		if err := s.coord.Exec(ctx, sql); err != nil {
+			return nil, err
+		}
+		s.coord.Applied = want
 	}
 	return s.coord, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/sqlrouter/sqlrouter/pgerror"
 	"github.com/sqlrouter/sqlrouter/planner"
+	"github.com/sqlrouter/sqlrouter/pool"
 )
 
 // runLocal runs a statement the router handles itself. describe says
@@ -213,17 +214,20 @@ func (s *Session) discard(ctx context.Context, p *planner.Discard) error {
 		s.tempObjects = false
 	}
 	if p.All {
-		s.settings = settings{gen: s.settings.gen + 1}
+		s.settings = settings{gen: s.settings.gen + 1, base: s.settings.base}
+		s.settings.refresh()
+		s.sessionState = false
 		for _, c := range s.conns {
 			c.Statements.Reset()
-			c.settingsGen = s.settings.gen
+			c.Applied = ""
+			c.dirty = false
 		}
 		clear(s.cursors)
 		s.ext.reset()
 		// Replica sessions hold settings and statements too: they are
 		// opened afresh when a read needs one.
 		for _, c := range s.replicas {
-			c.Close()
+			c.release(pool.Dirty)
 		}
 		clear(s.replicas)
 		s.publishConns()

@@ -197,12 +197,12 @@ func (s *Session) replicaConn(ctx context.Context, n replication.Node) (*conn, e
 	if c != nil {
 		return c, nil
 	}
-	bc, err := s.cfg.Dialer.Dial(ctx, n.Cluster, n.URL, s.startupParams)
+	c, err := s.lease(ctx, n.Cluster, n.URL)
 	if err != nil {
 		return nil, err
 	}
-	c = &conn{Conn: bc, cluster: n.Cluster, url: n.URL, replica: true}
-	c.release = s.cfg.Replicas.Acquire(n.URL)
+	c.replica = true
+	c.untrack = s.cfg.Replicas.Acquire(n.URL)
 	s.replicas[n.URL] = c
 	s.publishConns()
 	return c, nil

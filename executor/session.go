@@ -37,18 +37,16 @@ type Client interface {
 	Rewind(Mark) bool
 }
 
-// Dialer opens backend sessions.
-type Dialer interface {
-	// Dial connects to the primary of a cluster at url with the session's
-	// startup parameters.
-	Dial(ctx context.Context, cluster, url string, params map[string]string) (*backend.Conn, error)
-}
-
 // Config is shared by every session of a router.
 type Config struct {
-	Dialer      Dialer
-	Coordinator *txn.Coordinator
-	Logger      *slog.Logger
+	// Pool lends the backend sessions.
+	Pool Pool
+	// SessionPooling keeps a client's backend sessions until it
+	// disconnects; otherwise they go back to the pool after each
+	// transaction.
+	SessionPooling bool
+	Coordinator    *txn.Coordinator
+	Logger         *slog.Logger
 	// Version is the router's version, for SHOW sqlrouter.version.
 	Version string
 	// Stats, when set, counts statements per cluster.
@@ -76,8 +74,6 @@ type Session struct {
 	client Client
 	snap   *shardmap.Snapshot
 
-	// startupParams are the client's startup parameters for backends.
-	startupParams map[string]string
 	// conns are the backend sessions by cluster.
 	conns map[string]*conn
 	// coord is the backend session on the coordinator, which finishes
@@ -118,6 +114,10 @@ type Session struct {
 	// tempObjects is set once the session created temporary objects: they
 	// exist only in its primary's backend, so its reads stay there.
 	tempObjects bool
+	// sessionState is set once a statement left state in a backend
+	// session (advisory locks, LISTEN, ...): its backend sessions stay
+	// with this client.
+	sessionState bool
 	// batchWrites is set while a Query message holding a write runs: its
 	// reads go to the primaries with it.
 	batchWrites bool
@@ -135,16 +135,17 @@ type Session struct {
 // parameters to pass to backends (application_name, DateStyle, ...).
 func NewSession(cfg *Config, client Client, startupParams map[string]string) *Session {
 	s := &Session{
-		cfg:           cfg,
-		client:        client,
-		startupParams: startupParams,
-		conns:         map[string]*conn{},
-		cursors:       map[string]string{},
-		replicas:      map[string]*conn{},
-		txnConns:      map[string]*conn{},
-		reported:      map[string]string{},
+		cfg:      cfg,
+		client:   client,
+		conns:    map[string]*conn{},
+		cursors:  map[string]string{},
+		replicas: map[string]*conn{},
+		txnConns: map[string]*conn{},
+		reported: map[string]string{},
 	}
 	s.ext.init()
+	s.settings.base = startupSettings(startupParams)
+	s.settings.refresh()
 	return s
 }
 
@@ -202,34 +203,10 @@ func (s *Session) publishConns() {
 	s.cancelable.Store(&list)
 }
 
-// Open connects to the default cluster and returns the ParameterStatus
-// values its server reported, which the front end passes on to the
-// client at startup. A startup parameter the server rejects fails here,
-// as it would when connecting to PostgreSQL.
-func (s *Session) Open(ctx context.Context) (map[string]string, error) {
-	c, err := s.conn(ctx, s.snap.Map.DefaultClusterName())
-	if err != nil {
-		return nil, err
-	}
-	maps.Copy(s.reported, c.ServerParams)
-	return c.ServerParams, nil
-}
-
-// Close ends every backend session.
+// Close gives every backend session back: clean ones to be reused, the
+// others reset or closed (an open transaction rolls back).
 func (s *Session) Close() {
-	for _, c := range s.conns {
-		c.Close()
-	}
-	clear(s.conns)
-	for _, c := range s.replicas {
-		c.Close()
-	}
-	clear(s.replicas)
-	if s.coord != nil {
-		s.coord.Close()
-		s.coord = nil
-	}
-	s.publishConns()
+	s.giveBackAll()
 }
 
 // conn returns the session's backend session for a cluster, connecting
@@ -254,11 +231,10 @@ func (s *Session) conn(ctx context.Context, cluster string) (*conn, error) {
 		c = nil
 	}
 	if c == nil {
-		bc, err := s.cfg.Dialer.Dial(ctx, cluster, cl.Primary, s.startupParams)
-		if err != nil {
-			return nil, connectError(cluster, err)
+		var err error
+		if c, err = s.lease(ctx, cluster, cl.Primary); err != nil {
+			return nil, err
 		}
-		c = &conn{Conn: bc, cluster: cluster, url: cl.Primary}
 		s.conns[cluster] = c
 		s.publishConns()
 	}

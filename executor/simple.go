@@ -26,7 +26,10 @@ func (s *Session) Query(ctx context.Context, text string, stmts []planner.Statem
 			s.batchWrites = s.batchWrites || writes(st.Plan)
 		}
 	}
-	defer func() { s.batchWrites = false }()
+	defer func() {
+		s.batchWrites = false
+		s.settle()
+	}()
 	if len(stmts) == 0 {
 		s.client.Send(&pgproto3.EmptyQueryResponse{})
 		return nil
@@ -38,6 +41,7 @@ func (s *Session) Query(ctx context.Context, text string, stmts []planner.Statem
 	if len(stmts) > 1 {
 		for _, st := range stmts {
 			s.tempObjects = s.tempObjects || st.TempObjects
+			s.sessionState = s.sessionState || st.SessionState
 		}
 		if cluster, ok := s.singleCluster(stmts); ok {
 			return s.runWhole(ctx, cluster, text)
@@ -171,6 +175,9 @@ func removeConn(list []*conn, c *conn) []*conn {
 func (s *Session) runStatement(ctx context.Context, st planner.Statement, _ *planner.Params) error {
 	if st.TempObjects {
 		s.tempObjects = true
+	}
+	if st.SessionState {
+		s.sessionState = true
 	}
 	switch p := st.Plan.(type) {
 	case *planner.Route:

@@ -191,10 +191,19 @@ func (s *Session) collectStatuses(ps []txn.Participant) {
 	}
 }
 
-// markSynced notes that the participants hold the committed settings.
+// markSynced notes that the participants hold the committed settings
+// (unless the transaction reset a startup parameter: they hold the
+// server's default then, and the next use replays the settings).
 func (s *Session) markSynced(ps []txn.Participant) {
 	for _, p := range ps {
-		p.(*conn).settingsGen = s.settings.gen
+		c := p.(*conn)
+		c.Applied = s.settings.text
+		if s.settings.resetBase {
+			c.Applied = "\x00stale"
+		}
+		if s.settings.identity {
+			c.dirty = true
+		}
 	}
 }
 

@@ -34,6 +34,11 @@ type Statement struct {
 	// sequences or views: they live in the session's backend on the
 	// primary, so the session's reads stay on the primaries from then on.
 	TempObjects bool
+	// SessionState is set when the statement leaves state in the backend
+	// session beyond its transaction (temporary objects, session advisory
+	// locks, LISTEN, set_config(..., false)): the client's backend
+	// sessions are then no longer shared with other clients.
+	SessionState bool
 	// Plan is what to do.
 	Plan Plan
 }

@@ -85,7 +85,7 @@ func planText(ctx *Context, sql string) ([]Statement, error) {
 			return nil, err
 		}
 		out = append(out, Statement{SQL: text, CharOffset: utf8.RuneCountInString(sql[:offset]), Plan: plan, Consistency: consistencyHint(text),
-			TempObjects: createsTemp(raw.Stmt)})
+			TempObjects: createsTemp(raw.Stmt), SessionState: holdsSessionState(raw.Stmt, text)})
 	}
 	// Every statement of a text is planned before any runs, with the
 	// search_path of the moment: one that changes it must come last.

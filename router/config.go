@@ -115,13 +115,25 @@ type Credentials struct {
 	Password string `mapstructure:"password"`
 }
 
-// PoolConfig bounds backend connections.
+// PoolConfig says how backend connections are shared.
 type PoolConfig struct {
+	// Mode is transaction (default: a client holds backend connections
+	// only during a transaction, unless its session state pins them) or
+	// session (a client keeps its backend connections until it leaves).
+	Mode string `mapstructure:"mode"`
 	// MaxConnsPerNode caps the connections the router opens to one
-	// PostgreSQL server (default 100). Each client session uses at most one
-	// connection per cluster it touches; beyond the cap, the statement that
-	// needs a new connection fails with 53300.
+	// PostgreSQL server (default 100).
 	MaxConnsPerNode int `mapstructure:"max_conns_per_node"`
+	// AcquireTimeout is how long a statement waits for a connection of a
+	// server at its cap before failing with 53300 (default 5 s).
+	AcquireTimeout time.Duration `mapstructure:"acquire_timeout"`
+	// MaxWaiting caps the sessions waiting for one server (default 1000).
+	MaxWaiting int `mapstructure:"max_waiting"`
+	// IdleTimeout closes connections idle this long (default 5 min).
+	IdleTimeout time.Duration `mapstructure:"idle_timeout"`
+	// MaxLifetime closes connections this old once they are released
+	// (default 1 h).
+	MaxLifetime time.Duration `mapstructure:"max_lifetime"`
 }
 
 // LimitsConfig protects the router from its clients.
@@ -180,6 +192,11 @@ func (c Config) Validate() error {
 		if _, err := replication.ParsePolicy(c.Replication.Policy); err != nil {
 			return fmt.Errorf("replication.policy: %w", err)
 		}
+	}
+	switch c.Pool.Mode {
+	case "", "transaction", "session":
+	default:
+		return fmt.Errorf("pool.mode: want transaction or session, not %q", c.Pool.Mode)
 	}
 	switch c.Replication.PrimaryReads {
 	case "", "allowed", "forbidden":

@@ -2,26 +2,20 @@ package router
 
 import (
 	"context"
-	"sync"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/sqlrouter/sqlrouter/backend"
-	"github.com/sqlrouter/sqlrouter/pgerror"
+	"github.com/sqlrouter/sqlrouter/pool"
 )
 
-// dialer opens backend sessions with the configured credentials and caps
-// the connections to each server.
+// dialer opens backend sessions with the configured credentials.
 type dialer struct {
 	cfg BackendConfig
-	max int
-
-	mu   sync.Mutex
-	open map[string]int // by URL
 }
 
-func newDialer(cfg BackendConfig, maxPerNode int) *dialer {
-	return &dialer{cfg: cfg, max: maxPerNode, open: map[string]int{}}
+func newDialer(cfg BackendConfig) *dialer {
+	return &dialer{cfg: cfg}
 }
 
 // credentials returns the user and password for a cluster ("" keeps the
@@ -55,36 +49,21 @@ func (d *dialer) connectPlain(ctx context.Context, cluster, url string) (*pgconn
 		}
 	}
 	cfg.ConnectTimeout = d.cfg.ConnectTimeout
+	cfg.RuntimeParams["application_name"] = "sqlrouter-monitor"
 	cfg.Fallbacks = nil
 	return pgconn.ConnectConfig(ctx, cfg)
 }
 
-// Dial implements executor.Dialer.
-func (d *dialer) Dial(ctx context.Context, cluster, url string, params map[string]string) (*backend.Conn, error) {
-	d.mu.Lock()
-	if d.open[url] >= d.max {
-		d.mu.Unlock()
-		return nil, pgerror.New(pgerror.TooManyConnections, "too many connections to cluster %s: the router's limit is %d per server (pool.max_conns_per_node)", cluster, d.max)
-	}
-	d.open[url]++
-	d.mu.Unlock()
-	release := sync.OnceFunc(func() {
-		d.mu.Lock()
-		d.open[url]--
-		d.mu.Unlock()
-	})
-	user, password := d.credentials(cluster)
-	c, err := backend.Dial(ctx, backend.DialOptions{
-		URL:            url,
-		User:           user,
-		Password:       password,
-		Params:         params,
+// connect opens a backend session for the pool.
+func (d *dialer) connect(ctx context.Context, key pool.Key) (*backend.Conn, error) {
+	user, password := d.credentials(key.Cluster)
+	return backend.Dial(ctx, backend.DialOptions{
+		URL:      key.URL,
+		User:     user,
+		Password: password,
+		// What pg_stat_activity shows for pooled sessions of clients
+		// that name no application (RESET ALL returns to it).
+		Params:         map[string]string{"application_name": "sqlrouter"},
 		ConnectTimeout: d.cfg.ConnectTimeout,
-		OnClose:        release,
 	})
-	if err != nil {
-		release()
-		return nil, err
-	}
-	return c, nil
 }

@@ -15,8 +15,10 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
+	"github.com/sqlrouter/sqlrouter/backend"
 	"github.com/sqlrouter/sqlrouter/executor"
 	"github.com/sqlrouter/sqlrouter/planner"
+	"github.com/sqlrouter/sqlrouter/pool"
 	"github.com/sqlrouter/sqlrouter/proxy"
 	"github.com/sqlrouter/sqlrouter/replication"
 	"github.com/sqlrouter/sqlrouter/shardmap"
@@ -37,6 +39,7 @@ type Router struct {
 	// registration keeps this router's liveness key in etcd.
 	registration *txn.Registration
 	stats        *executor.Stats
+	pool         *pool.Pool[*backend.Conn]
 
 	stop func()
 	wg   sync.WaitGroup
@@ -68,7 +71,14 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*Router, error
 		return nil, fmt.Errorf("etcd client: %w", err)
 	}
 	store := shardmap.NewStore(cli, cfg.Etcd.Key, logger)
-	dial := newDialer(cfg.Backend, cfg.Pool.MaxConnsPerNode)
+	dial := newDialer(cfg.Backend)
+	conns := pool.New(dial.connect, executor.ResetConn, pool.Options{
+		MaxPerNode:     cfg.Pool.MaxConnsPerNode,
+		AcquireTimeout: cfg.Pool.AcquireTimeout,
+		MaxWaiters:     cfg.Pool.MaxWaiting,
+		IdleTimeout:    cfg.Pool.IdleTimeout,
+		MaxLifetime:    cfg.Pool.MaxLifetime,
+	})
 	decisions := txn.NewEtcdLog(cli, cfg.RouterID, cfg.Txn.DecisionPrefix)
 	registry := txn.NewRegistry(cli, cfg.Txn.RoutersPrefix, logger)
 	coord := txn.NewCoordinator(cfg.RouterID, decisions, logger)
@@ -93,17 +103,19 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*Router, error
 	})
 	tracker, reads, err := newTracker(cfg.Replication, store, dial, logger)
 	if err != nil {
+		conns.Close()
 		cli.Close()
 		return nil, err
 	}
 	exec := &executor.Config{
-		Dialer:      dial,
-		Coordinator: coord,
-		Logger:      logger,
-		Version:     Version,
-		Stats:       &executor.Stats{},
-		Replicas:    tracker,
-		Reads:       reads,
+		Pool:           conns,
+		SessionPooling: cfg.Pool.Mode == "session",
+		Coordinator:    coord,
+		Logger:         logger,
+		Version:        Version,
+		Stats:          &executor.Stats{},
+		Replicas:       tracker,
+		Reads:          reads,
 	}
 	server, err := proxy.NewServer(proxy.Config{
 		Auth:           cfg.proxyAuth(),
@@ -116,16 +128,18 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*Router, error
 		Snapshot: store.Current,
 	})
 	if err != nil {
+		conns.Close()
 		cli.Close()
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
+		conns.Close()
 		cli.Close()
 		return nil, err
 	}
 	runCtx, stop := context.WithCancel(context.Background())
-	r := &Router{cfg: cfg, logger: logger, etcd: cli, store: store, server: server, ln: ln, stop: stop, stats: exec.Stats}
+	r := &Router{cfg: cfg, logger: logger, etcd: cli, store: store, server: server, ln: ln, stop: stop, stats: exec.Stats, pool: conns}
 	r.registration = registry.Register(cfg.RouterID, cfg.Txn.LeaseTTL)
 	r.wg.Add(5)
 	go func() {
@@ -211,9 +225,13 @@ func (r *Router) Shutdown(ctx context.Context) error {
 		err = errors.Join(err, ctx.Err())
 	case <-time.After(10 * time.Second):
 	}
+	r.pool.Close()
 	r.etcd.Close()
 	return err
 }
+
+// PoolStats describes the backend connection pool of every server.
+func (r *Router) PoolStats() []pool.NodeStats { return r.pool.Stats() }
 
 // newTracker makes the replica tracker and the read defaults from the
 // configuration.
