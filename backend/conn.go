@@ -55,6 +55,7 @@ type Conn struct {
 	Applied string
 
 	txStatus byte
+	peek     *peeker
 	broken   bool
 	closed   bool
 	onClose  func()
@@ -232,7 +233,10 @@ func (c *Conn) Alive() bool {
 	if c.broken || c.closed || c.rd.buffered() > 0 || c.txStatus != 'I' {
 		return false
 	}
-	if !socketQuiet(c.nc) {
+	if c.peek == nil {
+		c.peek = newPeeker(c.nc)
+	}
+	if !c.peek.check() {
 		c.broken = true
 		return false
 	}

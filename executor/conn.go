@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
@@ -38,8 +39,9 @@ type conn struct {
 	statuses [][]byte
 	// replica is set for a conn to a replica (reads only).
 	replica bool
-	// untrack ends the conn's count in the replica tracker.
-	untrack func()
+	// untrack is the replica's count of reads in flight, which this conn
+	// is part of.
+	untrack *atomic.Int64
 	// wrote is set when the current transaction may have written here.
 	wrote bool
 	// abandoned is set on a failed replica whose reads were sent
@@ -56,7 +58,7 @@ func (c *conn) Close() error {
 // release gives the backend session back to the pool.
 func (c *conn) release(how pool.Release) {
 	if c.untrack != nil {
-		c.untrack()
+		c.untrack.Add(-1)
 		c.untrack = nil
 	}
 	if c.lease == nil {

@@ -115,9 +115,9 @@ func explainDescription(e *planner.ExplainPlan) *pgproto3.RowDescription {
 // as text. The pipeline must be empty.
 func (c *conn) queryParams(ctx context.Context, sql string, oids []uint32, values [][]byte, formats []int16) ([][]string, error) {
 	c.Send(&pgproto3.Parse{Query: sql, ParameterOIDs: oids})
-	c.Send(&pgproto3.Bind{ParameterFormatCodes: formats, Parameters: values})
-	c.Send(&pgproto3.Execute{})
-	c.Send(&pgproto3.Sync{})
+	c.SendBind("", "", formats, values, nil)
+	c.SendExecute("", 0)
+	c.SendSync()
 	c.needSync = false
 	c.unnamed = ""
 	if err := c.Flush(ctx); err != nil {

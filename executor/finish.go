@@ -237,9 +237,9 @@ func (s *Session) load(ctx context.Context, cc *conn, table string, positional b
 			c.Send(&pgproto3.Parse{Query: sql, ParameterOIDs: gOIDs})
 			c.unnamed = key
 		}
-		c.Send(&pgproto3.Bind{ParameterFormatCodes: formats, Parameters: values, ResultFormatCodes: []int16{resultFormat}})
-		c.Send(&pgproto3.Execute{})
-		c.Send(&pgproto3.Sync{})
+		c.SendBind("", "", formats, values, []int16{resultFormat})
+		c.SendExecute("", 0)
+		c.SendSync()
 		c.needSync = false
 		if err := c.Flush(ctx); err != nil {
 			return nil, nil, err
@@ -276,7 +276,7 @@ func subsetParams(p planner.Params, oids []uint32, nums []int) ([][]byte, []int1
 func describeOn(ctx context.Context, c *conn, sql string, oids []uint32) ([]pgproto3.FieldDescription, error) {
 	c.Send(&pgproto3.Parse{Query: sql, ParameterOIDs: oids})
 	c.Send(&pgproto3.Describe{ObjectType: 'S'})
-	c.Send(&pgproto3.Sync{})
+	c.SendSync()
 	c.needSync = false
 	c.unnamed = backend.StatementKey(sql, oids)
 	if err := c.Flush(ctx); err != nil {
@@ -498,12 +498,12 @@ func (w *copyWriter) finish(ctx context.Context) error {
 // failed reports an error the client has already been sent.
 func (s *Session) finalQuery(ctx context.Context, cc *conn, sql string, params planner.Params, oids []uint32, resultFormats []int16, describe bool) (failed bool, err error) {
 	cc.Send(&pgproto3.Parse{Query: sql, ParameterOIDs: oids})
-	cc.Send(&pgproto3.Bind{ParameterFormatCodes: params.Formats, Parameters: params.Values, ResultFormatCodes: resultFormats})
+	cc.SendBind("", "", params.Formats, params.Values, resultFormats)
 	if describe {
 		cc.Send(&pgproto3.Describe{ObjectType: 'P'})
 	}
-	cc.Send(&pgproto3.Execute{})
-	cc.Send(&pgproto3.Sync{})
+	cc.SendExecute("", 0)
+	cc.SendSync()
 	cc.unnamed = ""
 	if err := cc.Flush(ctx); err != nil {
 		return false, err
@@ -599,7 +599,7 @@ func (s *Session) describeFinish(ctx context.Context, f *planner.Finish, oids []
 	}
 	cc.Send(&pgproto3.Parse{Query: f.Final, ParameterOIDs: oids})
 	cc.Send(&pgproto3.Describe{ObjectType: 'S'})
-	cc.Send(&pgproto3.Sync{})
+	cc.SendSync()
 	cc.unnamed = ""
 	if err := cc.Flush(ctx); err != nil {
 		return err

@@ -71,7 +71,7 @@ func (s *Session) set(ctx context.Context, p *planner.SessionSet) error {
 		if i == 0 {
 			sk = clientSink{s}
 		}
-		e := &entry{kind: expQuery, conn: c, sink: sk}
+		e := s.newEntry(entry{kind: expQuery, conn: c, sink: sk})
 		entries = append(entries, e)
 		s.push(e)
 	}
@@ -117,7 +117,7 @@ func (s *Session) routerSetting(name string) (string, bool) {
 	case "sqlrouter.ryw_token":
 		return s.token.Encode(), true
 	case "sqlrouter.last_route":
-		return s.lastRoute, true
+		return strings.Join(s.lastRoute, ","), true
 	}
 	return "", false
 }
@@ -197,7 +197,7 @@ func (s *Session) discard(ctx context.Context, p *planner.Discard) error {
 		if first {
 			sk, first = clientSink{s}, false
 		}
-		e := &entry{kind: expQuery, conn: c, sink: sk}
+		e := s.newEntry(entry{kind: expQuery, conn: c, sink: sk})
 		entries = append(entries, e)
 		s.push(e)
 	}

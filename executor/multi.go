@@ -103,7 +103,7 @@ func (s *Session) runParts(ctx context.Context, parts []multiPart, resultFormats
 		if p.params == nil {
 			c.SendQuery(p.sql)
 			c.unnamed = ""
-			e := &entry{kind: expQuery, conn: c, sink: col}
+			e := s.newEntry(entry{kind: expQuery, conn: c, sink: col})
 			entries = append(entries, e)
 			s.push(e)
 			continue
@@ -111,17 +111,17 @@ func (s *Session) runParts(ctx context.Context, parts []multiPart, resultFormats
 		// The unnamed statement and a portal of the router's own: the
 		// client's unnamed portal on this conn may still be in use.
 		c.Send(&pgproto3.Parse{Query: p.sql, ParameterOIDs: p.oids})
-		c.Send(&pgproto3.Bind{DestinationPortal: partPortal, ParameterFormatCodes: p.params.Formats, Parameters: p.params.Values, ResultFormatCodes: resultFormats})
-		c.Send(&pgproto3.Execute{Portal: partPortal})
+		c.SendBind(partPortal, "", p.params.Formats, p.params.Values, resultFormats)
+		c.SendExecute(partPortal, 0)
 		c.Send(&pgproto3.Close{ObjectType: 'P', Name: partPortal})
 		c.needSync = true
 		c.unnamed = ""
-		s.push(&entry{kind: expParse, conn: c, sink: col})
-		s.push(&entry{kind: expBind, conn: c, sink: col})
-		e := &entry{kind: expExecute, conn: c, sink: col}
+		s.push(s.newEntry(entry{kind: expParse, conn: c, sink: col}))
+		s.push(s.newEntry(entry{kind: expBind, conn: c, sink: col}))
+		e := s.newEntry(entry{kind: expExecute, conn: c, sink: col})
 		entries = append(entries, e)
 		s.push(e)
-		s.push(&entry{kind: expClose, conn: c})
+		s.push(s.newEntry(entry{kind: expClose, conn: c}))
 	}
 	// Every part was sent before any answer is read: the clusters work at
 	// the same time. A failure anywhere fails the whole transaction, so
@@ -199,7 +199,7 @@ func (s *Session) runOneByOne(ctx context.Context, b *planner.Broadcast, st plan
 		s.touched(cl)
 		c.SendQuery(st.SQL)
 		c.unnamed = ""
-		s.push(&entry{kind: expQuery, conn: c, sink: col})
+		s.push(s.newEntry(entry{kind: expQuery, conn: c, sink: col}))
 		if err := s.drain(ctx); err != nil {
 			return err
 		}

@@ -96,12 +96,12 @@ func (s *Session) runScatter(ctx context.Context, sc *planner.Scatter, bound *bo
 			c.Send(&pgproto3.Parse{Query: sc.Worker, ParameterOIDs: wOIDs})
 			c.unnamed = key
 		}
-		c.Send(&pgproto3.Bind{ParameterFormatCodes: formats, Parameters: values, ResultFormatCodes: rf})
+		c.SendBind("", "", formats, values, rf)
 		if i == 0 {
 			c.Send(&pgproto3.Describe{ObjectType: 'P'})
 		}
-		c.Send(&pgproto3.Execute{})
-		c.Send(&pgproto3.Sync{})
+		c.SendExecute("", 0)
+		c.SendSync()
 		c.needSync = false
 		if err := c.Flush(ctx); err != nil {
 			return s.stmtError(ctx, err)
@@ -485,9 +485,9 @@ func (s *Session) scatterAtCoordinator(ctx context.Context, sc *planner.Scatter,
 			c.Send(&pgproto3.Parse{Query: sc.Worker, ParameterOIDs: wOIDs})
 			c.unnamed = key
 		}
-		c.Send(&pgproto3.Bind{ParameterFormatCodes: formats, Parameters: values, ResultFormatCodes: []int16{rf}})
-		c.Send(&pgproto3.Execute{})
-		c.Send(&pgproto3.Sync{})
+		c.SendBind("", "", formats, values, []int16{rf})
+		c.SendExecute("", 0)
+		c.SendSync()
 		c.needSync = false
 		if err := c.Flush(ctx); err != nil {
 			return s.stmtError(ctx, err)

@@ -7,8 +7,8 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
@@ -102,7 +102,8 @@ type Session struct {
 	reported map[string]string
 	// cancelable lists the backend sessions for Cancel, which runs on
 	// another goroutine.
-	cancelable atomic.Pointer[[]*backend.Conn]
+	cancelMu   sync.Mutex
+	cancelable []*backend.Conn
 
 	// replicas are the backend sessions on replicas, by URL.
 	replicas map[string]*conn
@@ -128,7 +129,16 @@ type Session struct {
 	// route lists the nodes the current statement uses; lastRoute the
 	// previous statement's, for SHOW sqlrouter.last_route.
 	route     []string
-	lastRoute string
+	lastRoute []string
+	// order is syncOrder's buffer.
+	order []*conn
+	// retries is the arena of readRetry, retryUsed its part in use;
+	// entrySlab and entryUsed the same for pipeline entries.
+	retries   []*readRetry
+	retryUsed int
+	entrySlab []*entry
+	entryUsed int
+	syncBuf   []*entry
 }
 
 // NewSession makes a session. startupParams are the client's startup
@@ -171,26 +181,25 @@ func (s *Session) SearchPath() string { return s.settings.value("search_path") }
 // a statement that fans out stops everywhere. It may be called from any
 // goroutine.
 func (s *Session) Cancel(ctx context.Context) {
-	list := s.cancelable.Load()
-	if list == nil {
-		return
-	}
+	s.cancelMu.Lock()
+	list := slices.Clone(s.cancelable)
+	s.cancelMu.Unlock()
 	var wg sync.WaitGroup
-	for _, c := range *list {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	for _, c := range list {
+		wg.Go(func() {
 			if err := c.Cancel(ctx); err != nil {
 				s.cfg.Logger.Debug("cancel request failed", "addr", c.Addr(), "err", err)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 }
 
 // publishConns refreshes the list Cancel reads.
 func (s *Session) publishConns() {
-	list := make([]*backend.Conn, 0, len(s.conns))
+	s.cancelMu.Lock()
+	defer s.cancelMu.Unlock()
+	list := s.cancelable[:0]
 	for _, c := range s.conns {
 		list = append(list, c.Conn)
 	}
@@ -200,7 +209,8 @@ func (s *Session) publishConns() {
 	if s.coord != nil {
 		list = append(list, s.coord.Conn)
 	}
-	s.cancelable.Store(&list)
+	clear(list[len(list):cap(list)])
+	s.cancelable = list
 }
 
 // Close gives every backend session back: clean ones to be reused, the
@@ -254,16 +264,24 @@ func (s *Session) sortedClusters() []string {
 }
 
 // syncOrder lists every open conn, primaries by cluster then replicas by
-// URL: the order a Sync reaches them.
+// URL: the order a Sync reaches them. The list is valid until the next
+// call.
 func (s *Session) syncOrder() []*conn {
-	out := make([]*conn, 0, len(s.conns)+len(s.replicas))
-	for _, cl := range s.sortedClusters() {
-		out = append(out, s.conns[cl])
+	out := s.order[:0]
+	for _, c := range s.conns {
+		out = append(out, c)
 	}
-	urls := slices.Sorted(maps.Keys(s.replicas))
-	for _, u := range urls {
-		out = append(out, s.replicas[u])
+	if len(out) > 1 {
+		slices.SortFunc(out, func(a, b *conn) int { return strings.Compare(a.cluster, b.cluster) })
 	}
+	n := len(out)
+	for _, c := range s.replicas {
+		out = append(out, c)
+	}
+	if len(out)-n > 1 {
+		slices.SortFunc(out[n:], func(a, b *conn) int { return strings.Compare(a.url, b.url) })
+	}
+	s.order = out
 	return out
 }
 

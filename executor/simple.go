@@ -29,6 +29,7 @@ func (s *Session) Query(ctx context.Context, text string, stmts []planner.Statem
 	defer func() {
 		s.batchWrites = false
 		s.settle()
+		s.recycleRetries()
 	}()
 	if len(stmts) == 0 {
 		s.client.Send(&pgproto3.EmptyQueryResponse{})
@@ -139,7 +140,7 @@ func (s *Session) runWhole(ctx context.Context, cluster, text string) error {
 	c.SendQuery(text)
 	c.unnamed = ""
 	s.touched(cluster)
-	e := &entry{kind: expQuery, conn: c, sink: clientSink{s}}
+	e := s.newEntry(entry{kind: expQuery, conn: c, sink: clientSink{s}})
 	s.push(e)
 	if err := s.drain(ctx); err != nil {
 		return err
@@ -235,9 +236,11 @@ func (s *Session) runRoute(ctx context.Context, cluster string, st planner.State
 	c.SendQuery(st.SQL)
 	c.unnamed = ""
 	s.touched(cluster)
-	e := &entry{kind: expQuery, conn: c, sink: clientSink{s}, charOffset: st.CharOffset}
+	e := s.newEntry(entry{kind: expQuery, conn: c, sink: clientSink{s}, charOffset: st.CharOffset})
 	if c.replica {
-		e.retry = &readRetry{simple: st.SQL, cluster: cluster, hint: st.Consistency, charOffset: st.CharOffset}
+		r := s.newRetry()
+		r.simple, r.cluster, r.hint, r.charOffset = st.SQL, cluster, st.Consistency, st.CharOffset
+		e.retry = r
 	}
 	s.push(e)
 	autocommit := !readOnly && s.state == txIdle && !s.coordinated

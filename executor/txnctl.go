@@ -84,7 +84,7 @@ func (s *Session) sendBegin(c *conn) {
 func (s *Session) internal(c *conn, sql string) *entry {
 	c.SendQuery(sql)
 	c.unnamed = ""
-	e := &entry{kind: expQuery, conn: c, sink: errorsOnly{s}}
+	e := s.newEntry(entry{kind: expQuery, conn: c, sink: errorsOnly{s}})
 	s.push(e)
 	return e
 }
@@ -130,7 +130,8 @@ func (s *Session) endTransaction(ctx context.Context, commit bool) error {
 		}
 		p.wrote = false
 	}
-	s.participants = nil
+	clear(s.participants)
+	s.participants = s.participants[:0]
 	s.coordinated = false
 	s.beginSQL = ""
 	s.savepoints = nil
