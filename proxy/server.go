@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/sqlrouter/sqlrouter/executor"
 	"github.com/sqlrouter/sqlrouter/planner"
 	"github.com/sqlrouter/sqlrouter/shardmap"
@@ -52,7 +53,14 @@ type Server struct {
 	sessions  map[uint32]*clientSession // by BackendKeyData process id
 	closing   atomic.Bool
 	wg        sync.WaitGroup
+	// panics counts sessions ended by a panic.
+	panics atomic.Int64
+	// testHook, set by tests only, sees every message of a session.
+	testHook func(msg pgproto3.FrontendMessage)
 }
+
+// Panics is the number of client sessions a bug ended (each got XX000).
+func (s *Server) Panics() int64 { return s.panics.Load() }
 
 // NewServer makes a front end.
 func NewServer(cfg Config, deps Deps) (*Server, error) {

@@ -24,6 +24,7 @@ func (s *Server) serveConn(nc net.Conn) {
 	defer func() {
 		if r := recover(); r != nil {
 			// A bug must cost one client its connection, not the router.
+			s.panics.Add(1)
 			s.cfg.Logger.Error("session panicked", "panic", r, "stack", string(debug.Stack()))
 			cs.fatal(pgerror.New(pgerror.InternalError, "internal error in sqlrouter: %v", r))
 		}
@@ -59,6 +60,9 @@ func (cs *clientSession) loop(ctx context.Context) error {
 		}
 		if snap := cs.srv.deps.Snapshot(); snap != nil {
 			cs.exec.SetSnapshot(snap)
+		}
+		if cs.srv.testHook != nil {
+			cs.srv.testHook(msg)
 		}
 		switch m := msg.(type) {
 		case *pgproto3.Query:
