@@ -22,6 +22,8 @@ import (
 type Config struct {
 	// Auth says how clients authenticate.
 	Auth AuthConfig
+	// TLS, when it names a certificate, encrypts client connections.
+	TLS TLSConfig
 	// MaxMessageSize bounds one client message (default 64 MiB): a client
 	// cannot make the router allocate more.
 	MaxMessageSize int
@@ -42,9 +44,10 @@ type Deps struct {
 
 // Server accepts client connections and serves them.
 type Server struct {
-	cfg  Config
-	deps Deps
-	auth *authenticator
+	cfg   Config
+	deps  Deps
+	auth  *authenticator
+	certs *certificates // nil without TLS
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -69,10 +72,15 @@ func NewServer(cfg Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	certs, err := newCertificates(cfg.TLS, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
 	return &Server{
 		cfg:       cfg,
 		deps:      deps,
 		auth:      auth,
+		certs:     certs,
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[net.Conn]struct{}{},
 		sessions:  map[uint32]*clientSession{},

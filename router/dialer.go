@@ -1,6 +1,7 @@
 package router
 
 import (
+	"cmp"
 	"context"
 	"sync"
 
@@ -24,38 +25,49 @@ func newDialer(cfg BackendConfig, maxPerNode int) *dialer {
 	return &dialer{cfg: cfg, max: maxPerNode, open: map[string]int{}}
 }
 
-// credentials returns the user and password for a cluster ("" keeps the
-// URL's).
-func (d *dialer) credentials(cluster string) (string, string) {
-	user, password := d.cfg.User, d.cfg.Password
-	if c, ok := d.cfg.Clusters[cluster]; ok {
-		if c.User != "" {
-			user = c.User
-		}
-		if c.Password != "" {
-			password = c.Password
+// login is how the router logs in to one cluster's servers.
+type login struct {
+	user, password string
+	// settings override the URL's libpq parameters (TLS).
+	settings map[string]string
+}
+
+// login returns the user, password and TLS settings for a cluster (""
+// keeps the URL's).
+func (d *dialer) login(cluster string) login {
+	c := d.cfg.cluster(cluster)
+	l := login{user: cmp.Or(c.User, d.cfg.User), password: cmp.Or(c.Password, d.cfg.Password)}
+	for _, kv := range [][3]string{
+		{"sslmode", c.SSLMode, d.cfg.SSLMode},
+		{"sslrootcert", c.SSLRootCert, d.cfg.SSLRootCert},
+		{"sslcert", c.SSLCert, d.cfg.SSLCert},
+		{"sslkey", c.SSLKey, d.cfg.SSLKey},
+	} {
+		if v := cmp.Or(kv[1], kv[2]); v != "" {
+			if l.settings == nil {
+				l.settings = map[string]string{}
+			}
+			l.settings[kv[0]] = v
 		}
 	}
-	return user, password
+	return l
 }
 
 // connectPlain opens a plain pgconn session, for the recovery of prepared
 // transactions and the monitoring of replicas.
 func (d *dialer) connectPlain(ctx context.Context, cluster, url string) (*pgconn.PgConn, error) {
-	cfg, err := pgconn.ParseConfig(url)
+	l := d.login(cluster)
+	cfg, err := backend.ParseURL(url, l.settings)
 	if err != nil {
 		return nil, err
 	}
-	if user, password := d.credentials(cluster); user != "" || password != "" {
-		if user != "" {
-			cfg.User = user
-		}
-		if password != "" {
-			cfg.Password = password
-		}
+	if l.user != "" {
+		cfg.User = l.user
+	}
+	if l.password != "" {
+		cfg.Password = l.password
 	}
 	cfg.ConnectTimeout = d.cfg.ConnectTimeout
-	cfg.Fallbacks = nil
 	return pgconn.ConnectConfig(ctx, cfg)
 }
 
@@ -73,11 +85,12 @@ func (d *dialer) Dial(ctx context.Context, cluster, url string, params map[strin
 		d.open[url]--
 		d.mu.Unlock()
 	})
-	user, password := d.credentials(cluster)
+	l := d.login(cluster)
 	c, err := backend.Dial(ctx, backend.DialOptions{
 		URL:            url,
-		User:           user,
-		Password:       password,
+		User:           l.user,
+		Password:       l.password,
+		Settings:       l.settings,
 		Params:         params,
 		ConnectTimeout: d.cfg.ConnectTimeout,
 		OnClose:        release,
