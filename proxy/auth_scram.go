@@ -27,7 +27,11 @@ func scramFromPassword(pw string) (scram.StoredCredentials, error) {
 	}
 	salt := make([]byte, 16)
 	rand.Read(salt)
-	return client.GetStoredCredentials(scram.KeyFactors{Salt: string(salt), Iters: 4096}), nil
+	creds, err := client.GetStoredCredentialsWithError(scram.KeyFactors{Salt: string(salt), Iters: 4096})
+	if err != nil {
+		return scram.StoredCredentials{}, fmt.Errorf("password: %w", err)
+	}
+	return creds, nil
 }
 
 func parseSCRAMSecret(s string) (scram.StoredCredentials, error) {
