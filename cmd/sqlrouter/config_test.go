@@ -61,6 +61,9 @@ func TestConfigPrecedence(t *testing.T) {
 	t.Setenv("SQLROUTER_ETCD_ENDPOINTS", "etcd-a:2379,etcd-b:2379")
 	t.Setenv("SQLROUTER_POOL_MAX_CONNS_PER_NODE", "7")
 	t.Setenv("SQLROUTER_LIMITS_STARTUP_TIMEOUT", "3s")
+	t.Setenv("SQLROUTER_TLS_REQUIRE", "false")
+	t.Setenv("SQLROUTER_BACKEND_CLUSTERS_S1_PASSWORD", "from-env")
+	t.Setenv("SQLROUTER_BACKEND_CLUSTERS_S2_SSLMODE", "verify-full")
 	cmd := serveCommand()
 	if err := cmd.Flags().Parse([]string{"--listen", "127.0.0.1:8000"}); err != nil {
 		t.Fatal(err)
@@ -77,6 +80,16 @@ func TestConfigPrecedence(t *testing.T) {
 	}
 	if cfg.Pool.MaxConnsPerNode != 7 || cfg.Limits.StartupTimeout != 3*time.Second {
 		t.Errorf("pool %d, startup timeout %v from the environment", cfg.Pool.MaxConnsPerNode, cfg.Limits.StartupTimeout)
+	}
+	if cfg.TLS.Require {
+		t.Error("tls.require: the environment's false must win over the file's true")
+	}
+	wantClusters := map[string]router.Credentials{
+		"s1": {User: "router_s1", Password: "from-env", SSLMode: "require"}, // the file's, one field from the environment
+		"s2": {SSLMode: "verify-full"},
+	}
+	if !reflect.DeepEqual(cfg.Backend.Clusters, wantClusters) {
+		t.Errorf("backend.clusters %+v, want %+v", cfg.Backend.Clusters, wantClusters)
 	}
 	if cfg.Auth.Method != "scram-sha-256" {
 		t.Errorf("auth.method %q: unset keys come from the file", cfg.Auth.Method)
