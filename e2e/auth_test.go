@@ -15,7 +15,7 @@ import (
 
 // startRouter starts an extra router on the shared stack's etcd with its
 // own configuration; it is stopped when the test ends.
-func startRouter(t *testing.T, adjust func(*router.Config)) *router.Router {
+func startRouter(t testing.TB, adjust func(*router.Config)) *router.Router {
 	t.Helper()
 	cfg := router.Config{Listen: "127.0.0.1:0", Etcd: router.EtcdConfig{Endpoints: stack.Deployment.Etcd.Endpoints(), Key: stack.MapKey}}
 	if adjust != nil {
