@@ -23,6 +23,9 @@ type DialOptions struct {
 	// User and Password, when set, override the URL's.
 	User     string
 	Password string
+	// Settings override the URL's libpq parameters of the same names
+	// (sslmode, sslrootcert, sslcert, sslkey, ...).
+	Settings map[string]string
 	// Params are startup parameters (application_name, DateStyle, ...) sent
 	// in the StartupMessage so the server applies them as session defaults.
 	Params map[string]string
@@ -68,7 +71,7 @@ type Conn struct {
 // Dial connects, authenticates and waits for the server's first
 // ReadyForQuery, then takes over the connection.
 func Dial(ctx context.Context, opts DialOptions) (*Conn, error) {
-	cfg, err := pgconn.ParseConfig(opts.URL)
+	cfg, err := ParseURL(opts.URL, opts.Settings)
 	if err != nil {
 		return nil, fmt.Errorf("backend url: %w", err)
 	}
@@ -85,7 +88,6 @@ func Dial(ctx context.Context, opts DialOptions) (*Conn, error) {
 	for k, v := range opts.Params {
 		cfg.RuntimeParams[k] = v
 	}
-	cfg.Fallbacks = nil // the shard map names one node; do not wander to another
 	pc, err := pgconn.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, err

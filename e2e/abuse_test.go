@@ -18,7 +18,14 @@ import (
 // rawConn dials the router without a client library.
 func rawConn(t testing.TB) net.Conn {
 	t.Helper()
-	nc, err := net.DialTimeout("tcp", stack.Router.Addr(), 5*time.Second)
+	return dialAddr(t, stack.Router.Addr())
+}
+
+// dialAddr dials a server without a client library; the connection is
+// closed when the test ends.
+func dialAddr(t testing.TB, addr string) net.Conn {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,28 +34,11 @@ func rawConn(t testing.TB) net.Conn {
 	return nc
 }
 
-// startupRaw completes a startup on a raw connection and returns a
-// frontend to speak the protocol by hand.
+// startupRaw logs in to the router and returns the connection to speak
+// the protocol by hand.
 func startupRaw(t testing.TB) (net.Conn, *pgproto3.Frontend) {
 	t.Helper()
-	nc := rawConn(t)
-	fe := pgproto3.NewFrontend(nc, nc)
-	fe.Send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30, Parameters: map[string]string{"user": "app", "database": "app"}})
-	if err := fe.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	for {
-		msg, err := fe.Receive()
-		if err != nil {
-			t.Fatalf("startup: %v", err)
-		}
-		if _, ok := msg.(*pgproto3.ReadyForQuery); ok {
-			return nc, fe
-		}
-		if e, ok := msg.(*pgproto3.ErrorResponse); ok {
-			t.Fatalf("startup: %s", e.Message)
-		}
-	}
+	return hijacked(t, stack.RouterDSN(), nil)
 }
 
 // expectErrorAndClose reads until an ErrorResponse, then expects EOF.
@@ -138,7 +128,7 @@ func TestMalformedInputGetsAnErrorAndAClosedConnection(t *testing.T) {
 		{"truncated message then hang-up", func(t *testing.T) {
 			nc, _ := startupRaw(t)
 			nc.Write([]byte{'Q', 0, 0, 0, 100, 'S', 'E'})
-			nc.(*net.TCPConn).CloseWrite()
+			nc.(interface{ CloseWrite() error }).CloseWrite()
 			io.Copy(io.Discard, nc)
 		}},
 		{"random bytes after startup", func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,18 +21,13 @@ type rawClient struct {
 	r  *bufio.Reader
 }
 
-func newRawClient(tb testing.TB, addr string) *rawClient {
+func newRawClient(tb testing.TB) *rawClient {
 	tb.Helper()
-	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { nc.Close() })
-	c := &rawClient{nc: nc, r: bufio.NewReaderSize(nc, 32<<10)}
-	msg, _ := (&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30,
-		Parameters: map[string]string{"user": "app", "database": "app"}}).Encode(nil)
-	c.roundTrip(tb, msg)
-	return c
+	// Plain text, as pgbench against PostgreSQL or PgBouncer.
+	dsn := strings.Replace(stack.RouterDSN(), "sslmode=require", "sslmode=disable", 1)
+	nc, _ := hijacked(tb, dsn, nil)
+	nc.SetDeadline(time.Time{})
+	return &rawClient{nc: nc, r: bufio.NewReaderSize(nc, 32<<10)}
 }
 
 // roundTrip sends msg and reads until ReadyForQuery, failing on an error.
@@ -80,22 +76,21 @@ func BenchmarkPointSelect(b *testing.B) {
 		b.Fatal(err)
 	}
 	replicasCaughtUp(b)
-	addr := stack.Router.Addr()
 	param := []byte(fmt.Sprint(id))
 	b.Run("simple", func(b *testing.B) {
-		c := newRawClient(b, addr)
+		c := newRawClient(b)
 		msg := encode(b, &pgproto3.Query{String: fmt.Sprintf("SELECT name FROM customers WHERE id = %d", id)})
 		runRaw(b, c, msg)
 	})
 	b.Run("extended", func(b *testing.B) {
-		c := newRawClient(b, addr)
+		c := newRawClient(b)
 		msg := encode(b, &pgproto3.Parse{Query: "SELECT name FROM customers WHERE id = $1", ParameterOIDs: []uint32{20}},
 			&pgproto3.Bind{Parameters: [][]byte{param}}, &pgproto3.Describe{ObjectType: 'P'},
 			&pgproto3.Execute{}, &pgproto3.Sync{})
 		runRaw(b, c, msg)
 	})
 	b.Run("prepared", func(b *testing.B) {
-		c := newRawClient(b, addr)
+		c := newRawClient(b)
 		c.roundTrip(b, encode(b, &pgproto3.Parse{Name: "p", Query: "SELECT name FROM customers WHERE id = $1", ParameterOIDs: []uint32{20}}, &pgproto3.Sync{}))
 		msg := encode(b, &pgproto3.Bind{PreparedStatement: "p", Parameters: [][]byte{param}}, &pgproto3.Execute{}, &pgproto3.Sync{})
 		runRaw(b, c, msg)

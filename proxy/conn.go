@@ -12,18 +12,24 @@ import (
 
 // clientSession is one client connection.
 type clientSession struct {
-	srv  *Server
-	nc   net.Conn
-	be   *pgproto3.Backend
+	srv *Server
+	// nc is the client's connection, a *tls.Conn once TLS is on.
+	nc net.Conn
+	// in counts what was read from the plain connection (startTLS).
+	in *countingReader
+	be *pgproto3.Backend
+	// tls is the certificate the client was served, nil without TLS.
+	tls  *tlsServing
 	wbuf []byte
 	werr error
 	// flushes counts writes of wbuf, so that a Mark knows whether what
 	// follows it is still unsent.
 	flushes uint64
 
-	pid    uint32
-	secret []byte
-	user   string
+	pid      uint32
+	secret   []byte
+	user     string
+	database string
 
 	exec  *executor.Session
 	stmts map[string]*preparedStatement

@@ -23,6 +23,8 @@ import (
 type Config struct {
 	// Auth says how clients authenticate.
 	Auth AuthConfig
+	// TLS, when it names a certificate, encrypts client connections.
+	TLS TLSConfig
 	// MaxMessageSize bounds one client message (default 64 MiB): a client
 	// cannot make the router allocate more.
 	MaxMessageSize int
@@ -43,9 +45,10 @@ type Deps struct {
 
 // Server accepts client connections and serves them.
 type Server struct {
-	cfg  Config
-	deps Deps
-	auth *authenticator
+	cfg   Config
+	deps  Deps
+	auth  *authenticator
+	certs *certificates // nil without TLS
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -77,10 +80,15 @@ func NewServer(cfg Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	certs, err := newCertificates(cfg.TLS, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
 	return &Server{
 		cfg:       cfg,
 		deps:      deps,
 		auth:      auth,
+		certs:     certs,
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[net.Conn]struct{}{},
 		sessions:  map[uint32]*clientSession{},

@@ -17,8 +17,8 @@ import (
 
 // serveConn runs one client connection to its end.
 func (s *Server) serveConn(nc net.Conn) {
-	cs := &clientSession{srv: s, nc: nc, stmts: map[string]*preparedStatement{}}
-	cs.be = pgproto3.NewBackend(nc, nc)
+	cs := &clientSession{srv: s, nc: nc, in: &countingReader{r: nc}, stmts: map[string]*preparedStatement{}}
+	cs.be = pgproto3.NewBackend(cs.in, nc)
 	cs.be.SetMaxBodyLen(s.cfg.MaxMessageSize)
 	ctx := context.Background()
 	defer func() {

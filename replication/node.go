@@ -157,7 +157,7 @@ func (t *Tracker) record(st *nodeState, seq uint64, obs observation, err error) 
 			st.healthy.Store(false)
 			if !st.ejected {
 				st.ejected = true
-				t.log.Warn("replication: node ejected", "cluster", st.key.cluster, "url", st.key.url,
+				t.log.Warn("replication: node ejected", "cluster", st.key.cluster, "url", shardmap.RedactURL(st.key.url),
 					"primary", st.key.primary, "failures", st.failures, "error", err)
 			}
 		}
@@ -169,12 +169,12 @@ func (t *Tracker) record(st *nodeState, seq uint64, obs observation, err error) 
 		st.healthy.Store(true)
 		if st.ejected {
 			st.ejected = false
-			t.log.Info("replication: node re-admitted", "cluster", st.key.cluster, "url", st.key.url,
+			t.log.Info("replication: node re-admitted", "cluster", st.key.cluster, "url", shardmap.RedactURL(st.key.url),
 				"primary", st.key.primary, "lsn", obs.lsn)
 		}
 	}
 	if err != nil {
-		t.log.Debug("replication: check failed", "cluster", st.key.cluster, "url", st.key.url, "error", err)
+		t.log.Debug("replication: check failed", "cluster", st.key.cluster, "url", shardmap.RedactURL(st.key.url), "error", err)
 	}
 	st.lastCheck = at
 	if seq != 0 {

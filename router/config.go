@@ -19,6 +19,7 @@ type Config struct {
 	// routers sharing shards need distinct ids (default: random).
 	RouterID    string            `mapstructure:"router_id"`
 	Etcd        EtcdConfig        `mapstructure:"etcd"`
+	TLS         TLSConfig         `mapstructure:"tls"`
 	Auth        AuthConfig        `mapstructure:"auth"`
 	Backend     BackendConfig     `mapstructure:"backend"`
 	Pool        PoolConfig        `mapstructure:"pool"`
@@ -81,9 +82,20 @@ type EtcdConfig struct {
 	DialTimeout time.Duration `mapstructure:"dial_timeout"`
 }
 
+// TLSConfig is TLS between clients and the router.
+type TLSConfig struct {
+	// CertFile and KeyFile are the server certificate (chain) and key in
+	// PEM; empty: no TLS (SSLRequest is answered N). Reloaded when the
+	// files change.
+	CertFile string `mapstructure:"cert_file"`
+	KeyFile  string `mapstructure:"key_file"`
+	// Require refuses clients without TLS (28000), as hostssl does.
+	Require bool `mapstructure:"require"`
+}
+
 // AuthConfig says how clients log in.
 type AuthConfig struct {
-	// Method is trust (default) or scram-sha-256.
+	// Method is trust (default), md5 or scram-sha-256.
 	Method string `mapstructure:"method"`
 	// Users may log in; with trust and no users, anyone may.
 	Users []UserConfig `mapstructure:"users"`
@@ -92,9 +104,12 @@ type AuthConfig struct {
 // UserConfig is one client account.
 type UserConfig struct {
 	Name string `mapstructure:"name"`
-	// Password is a plain password or a SCRAM-SHA-256 secret as
+	// Password is a plain password, or a SCRAM-SHA-256 or MD5 secret as
 	// PostgreSQL stores it (pg_authid.rolpassword).
 	Password string `mapstructure:"password"`
+	// Databases are the database names the user may connect to (empty:
+	// any).
+	Databases []string `mapstructure:"databases"`
 }
 
 // BackendConfig says how the router logs in to the shards.
@@ -103,16 +118,30 @@ type BackendConfig struct {
 	// URL in the shard map ("" keeps the URL's).
 	User     string `mapstructure:"user"`
 	Password string `mapstructure:"password"`
-	// Clusters override User and Password per cluster name.
+	// SSLMode, SSLRootCert, SSLCert and SSLKey override the libpq TLS
+	// settings of every cluster URL ("" keeps the URL's).
+	SSLMode     string `mapstructure:"sslmode"`
+	SSLRootCert string `mapstructure:"sslrootcert"`
+	SSLCert     string `mapstructure:"sslcert"`
+	SSLKey      string `mapstructure:"sslkey"`
+	// Clusters override the settings above per cluster name (matched
+	// without regard to case); SQLROUTER_BACKEND_CLUSTERS_<NAME>_<FIELD>
+	// environment variables set them too (see ClustersFromEnv).
 	Clusters map[string]Credentials `mapstructure:"clusters"`
 	// ConnectTimeout bounds connecting to a backend (default 5 s).
 	ConnectTimeout time.Duration `mapstructure:"connect_timeout"`
 }
 
-// Credentials are a user and password for one cluster.
+// Credentials are how the router logs in to one cluster: a user and
+// password, and the TLS settings of libpq's connection parameters of the
+// same names. Empty fields take BackendConfig's.
 type Credentials struct {
-	User     string `mapstructure:"user"`
-	Password string `mapstructure:"password"`
+	User        string `mapstructure:"user"`
+	Password    string `mapstructure:"password"`
+	SSLMode     string `mapstructure:"sslmode"`
+	SSLRootCert string `mapstructure:"sslrootcert"`
+	SSLCert     string `mapstructure:"sslcert"`
+	SSLKey      string `mapstructure:"sslkey"`
 }
 
 // PoolConfig says how backend connections are shared.
@@ -211,13 +240,23 @@ func (c Config) Validate() error {
 	if err := proxy.ValidateAuth(c.proxyAuth()); err != nil {
 		return fmt.Errorf("auth: %w", err)
 	}
+	if err := proxy.ValidateTLS(c.proxyTLS()); err != nil {
+		return fmt.Errorf("tls: %w", err)
+	}
+	if err := c.Backend.validate(); err != nil {
+		return fmt.Errorf("backend: %w", err)
+	}
 	return nil
 }
 
 func (c Config) proxyAuth() proxy.AuthConfig {
 	a := proxy.AuthConfig{Method: c.Auth.Method}
 	for _, u := range c.Auth.Users {
-		a.Users = append(a.Users, proxy.User{Name: u.Name, Password: u.Password})
+		a.Users = append(a.Users, proxy.User{Name: u.Name, Password: u.Password, Databases: u.Databases})
 	}
 	return a
+}
+
+func (c Config) proxyTLS() proxy.TLSConfig {
+	return proxy.TLSConfig{CertFile: c.TLS.CertFile, KeyFile: c.TLS.KeyFile, Require: c.TLS.Require}
 }

@@ -119,6 +119,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*Router, error
 	}
 	server, err := proxy.NewServer(proxy.Config{
 		Auth:           cfg.proxyAuth(),
+		TLS:            cfg.proxyTLS(),
 		MaxMessageSize: cfg.Limits.MaxMessageSize,
 		StartupTimeout: cfg.Limits.StartupTimeout,
 		Logger:         logger,
