@@ -34,7 +34,7 @@ type settings struct {
 
 // add records a SET inside the current transaction.
 func (st *settings) add(p *planner.SessionSet, depth int) {
-	s := setting{name: p.Name, sql: p.SQL, value: p.Value, reset: p.Value == "" && p.Kind != planner.SetLocal}
+	s := setting{name: p.Name, sql: p.SQL, value: p.Value, reset: p.Reset && p.Kind != planner.SetLocal}
 	st.pending = append(st.pending, pendingSetting{setting: s, local: p.Kind == planner.SetLocal, depth: depth})
 }
 
