@@ -62,13 +62,33 @@ func (c *conn) Exec(ctx context.Context, sql string) error {
 	if err := c.Flush(ctx); err != nil {
 		return err
 	}
+	_, err := c.awaitReady(ctx)
+	return err
+}
+
+// awaitReady reads the answer to one simple Query (or to extended-protocol
+// messages up to their Sync) up to ReadyForQuery, and returns its rows as
+// text and the first error the server sent. It keeps
+// ParameterStatus messages for the session.
+func (c *conn) awaitReady(ctx context.Context) ([][]string, error) {
+	var rows [][]string
 	var firstErr error
 	for {
 		typ, body, err := c.Receive(ctx)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		switch typ {
+		case 'D':
+			var dr pgproto3.DataRow
+			if err := dr.Decode(body); err != nil {
+				return nil, err
+			}
+			row := make([]string, len(dr.Values))
+			for i, v := range dr.Values {
+				row[i] = string(v)
+			}
+			rows = append(rows, row)
 		case 'E':
 			if firstErr == nil {
 				firstErr = serverError(body)
@@ -76,7 +96,7 @@ func (c *conn) Exec(ctx context.Context, sql string) error {
 		case 'S':
 			c.statuses = append(c.statuses, append([]byte(nil), body...))
 		case 'Z':
-			return firstErr
+			return rows, firstErr
 		}
 	}
 }
