@@ -79,25 +79,53 @@ func (c *conn) Cluster() string { return c.cluster }
 // dropping its results (txn.Participant). The pipeline must be empty.
 func (c *conn) Exec(ctx context.Context, sql string) error {
 	c.unnamed = ""
-	return execSimple(ctx, c.Conn, sql, func(body []byte) {
-		c.statuses = append(c.statuses, append([]byte(nil), body...))
-	})
+	_, err := execSimple(ctx, c.Conn, sql, c.keepStatus)
+	return err
 }
 
-// execSimple runs sql on bc and waits for ReadyForQuery, returning the
-// first error; onStatus, when set, gets each ParameterStatus body.
-func execSimple(ctx context.Context, bc *backend.Conn, sql string, onStatus func([]byte)) error {
+// keepStatus keeps a ParameterStatus for the session to pass on.
+func (c *conn) keepStatus(body []byte) {
+	c.statuses = append(c.statuses, append([]byte(nil), body...))
+}
+
+// awaitReady reads the answer to one simple Query (or to extended-protocol
+// messages up to their Sync) up to ReadyForQuery, and returns its rows as
+// text and the first error the server sent. It keeps ParameterStatus
+// messages for the session.
+func (c *conn) awaitReady(ctx context.Context) ([][]string, error) {
+	return awaitReady(ctx, c.Conn, c.keepStatus)
+}
+
+// execSimple runs sql on bc and waits for ReadyForQuery (see awaitReady).
+func execSimple(ctx context.Context, bc *backend.Conn, sql string, onStatus func([]byte)) ([][]string, error) {
 	bc.SendQuery(sql)
 	if err := bc.Flush(ctx); err != nil {
-		return err
+		return nil, err
 	}
+	return awaitReady(ctx, bc, onStatus)
+}
+
+// awaitReady reads up to ReadyForQuery: the rows as text and the first
+// error; onStatus, when set, gets each ParameterStatus body.
+func awaitReady(ctx context.Context, bc *backend.Conn, onStatus func([]byte)) ([][]string, error) {
+	var rows [][]string
 	var firstErr error
 	for {
 		typ, body, err := bc.Receive(ctx)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		switch typ {
+		case 'D':
+			var dr pgproto3.DataRow
+			if err := dr.Decode(body); err != nil {
+				return nil, err
+			}
+			row := make([]string, len(dr.Values))
+			for i, v := range dr.Values {
+				row[i] = string(v)
+			}
+			rows = append(rows, row)
 		case 'E':
 			if firstErr == nil {
 				firstErr = serverError(body)
@@ -107,7 +135,7 @@ func execSimple(ctx context.Context, bc *backend.Conn, sql string, onStatus func
 				onStatus(body)
 			}
 		case 'Z':
-			return firstErr
+			return rows, firstErr
 		}
 	}
 }

@@ -111,7 +111,7 @@ func (s *Session) giveBack(c *conn) {
 // ResetConn brings a backend session that a client left with session
 // state back to a fresh one (the pool's Resetter).
 func ResetConn(ctx context.Context, c *backend.Conn) error {
-	if err := execSimple(ctx, c, "DISCARD ALL", nil); err != nil {
+	if _, err := execSimple(ctx, c, "DISCARD ALL", nil); err != nil {
 		return err
 	}
 	if c.TxStatus() != 'I' {
