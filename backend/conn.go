@@ -56,6 +56,9 @@ type Conn struct {
 	// Applied is the session settings text the executor last replayed
 	// here ("" = the server's defaults); the executor owns it.
 	Applied string
+	// ResetSQL is what brings the session back to a clean state before
+	// the pool lends it again ("" = DISCARD ALL); the executor owns it.
+	ResetSQL string
 
 	txStatus byte
 	peek     *peeker

@@ -44,6 +44,10 @@ type conn struct {
 	untrack *atomic.Int64
 	// wrote is set when the current transaction may have written here.
 	wrote bool
+	// seqState is set once a statement that may have called nextval or
+	// setval (any write) ran here during this lease: the sequence state
+	// of the server session is reset before another client gets it.
+	seqState bool
 	// abandoned is set on a failed replica whose reads were sent
 	// elsewhere.
 	abandoned bool
@@ -70,6 +74,12 @@ func (c *conn) release(how pool.Release) {
 	e := c.lease
 	c.lease = nil
 	c.pool.Release(e, how)
+}
+
+// markWrote notes a statement that may write.
+func (c *conn) markWrote() {
+	c.wrote = true
+	c.seqState = true
 }
 
 // Cluster names the conn's cluster (txn.Participant).

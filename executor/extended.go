@@ -380,7 +380,7 @@ func (s *Session) Bind(ctx context.Context, portalName string, ps *Prepared, par
 		return s.Fail(ctx, err)
 	}
 	if !readOnly {
-		c.wrote = true
+		c.markWrote()
 		if s.state == txIdle {
 			// Reads later in this implicit transaction must see the write.
 			s.batchWrites = true

@@ -105,7 +105,7 @@ func (s *Session) prepareReaders(ctx context.Context, clusters []string, rd read
 				return nil, err
 			}
 			if !rd.readOnly {
-				c.wrote = true
+				c.markWrote()
 			}
 		}
 		conns[i] = c

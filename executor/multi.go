@@ -95,7 +95,7 @@ func (s *Session) runParts(ctx context.Context, parts []multiPart, resultFormats
 			s.drain(ctx)
 			return nil, false, s.stmtError(ctx, err)
 		}
-		c.wrote = true
+		c.markWrote()
 		s.routed(c)
 		col := &collector{s: s, notices: i == 0, errSent: errSent}
 		cols[i] = col

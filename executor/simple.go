@@ -133,7 +133,7 @@ func (s *Session) runWhole(ctx context.Context, cluster, text string) error {
 		return s.stmtError(ctx, err)
 	}
 	s.routed(c)
-	c.wrote = true
+	c.markWrote()
 	if err := s.enter(ctx, c); err != nil {
 		return s.stmtError(ctx, err)
 	}
@@ -231,7 +231,7 @@ func (s *Session) runRoute(ctx context.Context, cluster string, st planner.State
 		return s.stmtError(ctx, err)
 	}
 	if !readOnly {
-		c.wrote = true
+		c.markWrote()
 	}
 	c.SendQuery(st.SQL)
 	c.unnamed = ""
