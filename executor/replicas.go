@@ -225,6 +225,7 @@ func (s *Session) routed(c *conn) {
 		}
 	}
 	s.route = append(s.route, entry)
+	s.countNode(c)
 }
 
 // newStatement starts the record of where a statement runs.
