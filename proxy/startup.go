@@ -43,10 +43,14 @@ func (cs *clientSession) startup(ctx context.Context) bool {
 			startup = m
 		}
 	}
+	if !cs.admit() {
+		return false
+	}
 	params, routerSettings, ok := cs.checkStartup(startup)
 	if !ok {
 		return false
 	}
+	cs.log = cs.log.With("user", cs.user, "database", cs.database)
 	if err := cs.authenticate(cs.user); err != nil {
 		if pgerror.Code(err) != "" {
 			cs.fatal(err)
@@ -59,6 +63,7 @@ func (cs *clientSession) startup(ctx context.Context) bool {
 		return false
 	}
 	cs.exec = executor.NewSession(cs.srv.deps.Executor, cs, params)
+	cs.exec.SetLogger(cs.log)
 	cs.exec.SetSnapshot(snap)
 	for name, value := range routerSettings {
 		if err := cs.exec.ApplyStartupSetting(name, value); err != nil {
@@ -102,6 +107,7 @@ func (cs *clientSession) checkStartup(m *pgproto3.StartupMessage) (map[string]st
 		case k == "database":
 			// One logical database: the shard map says which database of
 			// each cluster holds it.
+			cs.database = v
 		case k == "replication":
 			if v != "false" && v != "0" && v != "off" && v != "no" {
 				cs.fatal(pgerror.Unsupported("replication connections are not supported by the router"))

@@ -25,7 +25,35 @@ type Config struct {
 	Limits      LimitsConfig      `mapstructure:"limits"`
 	Txn         TxnConfig         `mapstructure:"txn"`
 	Replication ReplicationConfig `mapstructure:"replication"`
+	Breaker     BreakerConfig     `mapstructure:"breaker"`
+	Shutdown    ShutdownConfig    `mapstructure:"shutdown"`
+	Metrics     MetricsConfig     `mapstructure:"metrics"`
 	Log         LogConfig         `mapstructure:"log"`
+}
+
+// BreakerConfig tunes the circuit breaker of each backend server.
+type BreakerConfig struct {
+	// Threshold is the number of connection or I/O failures in a row that
+	// opens a server's breaker (default 5).
+	Threshold int `mapstructure:"threshold"`
+	// Cooldown is how long an open breaker refuses connections before a
+	// probe may close it (default 5 s).
+	Cooldown time.Duration `mapstructure:"cooldown"`
+}
+
+// ShutdownConfig says how the router stops.
+type ShutdownConfig struct {
+	// DrainTimeout is how long transactions and statements in flight may
+	// run on after a shutdown begins (default 30 s); then the remaining
+	// sessions are terminated with 57P01.
+	DrainTimeout time.Duration `mapstructure:"drain_timeout"`
+}
+
+// MetricsConfig configures the HTTP listener for monitoring.
+type MetricsConfig struct {
+	// Listen is the address serving /metrics (Prometheus), /healthz and
+	// /readyz ("" = no listener).
+	Listen string `mapstructure:"listen"`
 }
 
 // ReplicationConfig says how reads use the clusters' replicas.
@@ -105,8 +133,15 @@ type BackendConfig struct {
 	Password string `mapstructure:"password"`
 	// Clusters override User and Password per cluster name.
 	Clusters map[string]Credentials `mapstructure:"clusters"`
-	// ConnectTimeout bounds connecting to a backend (default 5 s).
+	// ConnectTimeout bounds one attempt to connect to a backend (default
+	// 5 s).
 	ConnectTimeout time.Duration `mapstructure:"connect_timeout"`
+	// ConnectAttempts is how many times a failed connection is tried
+	// before the statement that needs it fails (default 3).
+	ConnectAttempts int `mapstructure:"connect_attempts"`
+	// ConnectBackoff is the wait after the first failed attempt, doubled
+	// after each next one, with jitter (default 100 ms).
+	ConnectBackoff time.Duration `mapstructure:"connect_backoff"`
 }
 
 // Credentials are a user and password for one cluster.
@@ -130,6 +165,13 @@ type LimitsConfig struct {
 	MaxMessageSize int `mapstructure:"max_message_size"`
 	// StartupTimeout bounds a client's handshake (default 15 s).
 	StartupTimeout time.Duration `mapstructure:"startup_timeout"`
+	// MaxClientConns bounds client connections (default 10000); beyond
+	// it new clients are refused with 53300.
+	MaxClientConns int `mapstructure:"max_client_conns"`
+	// MaxStatementTime bounds a statement (0 = none, the default): past
+	// it, the statement is cancelled on every server it reached and fails
+	// with 57014.
+	MaxStatementTime time.Duration `mapstructure:"max_statement_time"`
 }
 
 // LogConfig configures logging.
@@ -154,6 +196,24 @@ func (c Config) withDefaults() Config {
 	if c.Backend.ConnectTimeout == 0 {
 		c.Backend.ConnectTimeout = 5 * time.Second
 	}
+	if c.Backend.ConnectAttempts == 0 {
+		c.Backend.ConnectAttempts = 3
+	}
+	if c.Backend.ConnectBackoff == 0 {
+		c.Backend.ConnectBackoff = 100 * time.Millisecond
+	}
+	if c.Breaker.Threshold == 0 {
+		c.Breaker.Threshold = 5
+	}
+	if c.Breaker.Cooldown == 0 {
+		c.Breaker.Cooldown = 5 * time.Second
+	}
+	if c.Shutdown.DrainTimeout == 0 {
+		c.Shutdown.DrainTimeout = 30 * time.Second
+	}
+	if c.Limits.MaxClientConns == 0 {
+		c.Limits.MaxClientConns = 10000
+	}
 	if c.Pool.MaxConnsPerNode == 0 {
 		c.Pool.MaxConnsPerNode = 100
 	}
@@ -168,8 +228,19 @@ func (c Config) Validate() error {
 	if len(c.Etcd.Endpoints) == 0 {
 		return fmt.Errorf("etcd.endpoints: at least one etcd endpoint is needed")
 	}
-	if c.Pool.MaxConnsPerNode < 0 {
-		return fmt.Errorf("pool.max_conns_per_node: must not be negative")
+	for key, v := range map[string]int64{
+		"pool.max_conns_per_node":   int64(c.Pool.MaxConnsPerNode),
+		"backend.connect_attempts":  int64(c.Backend.ConnectAttempts),
+		"backend.connect_backoff":   int64(c.Backend.ConnectBackoff),
+		"breaker.threshold":         int64(c.Breaker.Threshold),
+		"breaker.cooldown":          int64(c.Breaker.Cooldown),
+		"shutdown.drain_timeout":    int64(c.Shutdown.DrainTimeout),
+		"limits.max_client_conns":   int64(c.Limits.MaxClientConns),
+		"limits.max_statement_time": int64(c.Limits.MaxStatementTime),
+	} {
+		if v < 0 {
+			return fmt.Errorf("%s: must not be negative", key)
+		}
 	}
 	if c.Replication.DefaultConsistency != "" {
 		if _, err := replication.ParseLevel(c.Replication.DefaultConsistency); err != nil {

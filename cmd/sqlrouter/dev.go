@@ -66,7 +66,7 @@ everything.`,
 			if err == nil {
 				out := cmd.OutOrStdout()
 				fmt.Fprintf(out, "sqlrouter dev is ready in %.1fs: %d clusters, data in %s\n", time.Since(began).Seconds(), len(stack.Deployment.Clusters), dir)
-				fmt.Fprintf(out, "  details: %s\n  connect: psql \"%s\"\n  press Ctrl-C to stop\n", path, stack.RouterDSN())
+				fmt.Fprintf(out, "  details: %s\n  connect: psql \"%s\"\n  metrics: %s\n  press Ctrl-C to stop\n", path, stack.RouterDSN(), stack.Router.MetricsURL())
 				<-ctx.Done()
 				logger.Info("stopping")
 			}
