@@ -242,12 +242,15 @@ func (r *Router) Sessions() int { return r.server.Sessions() }
 
 // Shutdown stops accepting clients and drains the client sessions: each
 // leaves with 57P01 once idle outside a transaction, and those still busy
-// after shutdown.drain_timeout (or when ctx ends, if sooner) are
-// terminated. Then it stops the monitoring listener and watching etcd.
+// after shutdown.drain_timeout, or when ctx ends if sooner, are terminated
+// (57P01 too). Then it stops the monitoring listener and watching etcd.
 // /readyz answers 503 from the start. The error is ctx's when ctx ended
-// first.
+// before every session had left on its own. Calls after the first return
+// nil at once.
 func (r *Router) Shutdown(ctx context.Context) error {
-	r.shuttingDown.Store(true)
+	if r.shuttingDown.Swap(true) {
+		return nil // shut down already, or shutting down
+	}
 	dctx, cancel := context.WithTimeout(ctx, r.cfg.Shutdown.DrainTimeout)
 	r.server.Shutdown(dctx)
 	cancel()
@@ -267,8 +270,6 @@ func (r *Router) Shutdown(ctx context.Context) error {
 	go func() { r.wg.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-ctx.Done():
-		err = ctx.Err()
 	case <-time.After(10 * time.Second):
 	}
 	r.etcd.Close()
