@@ -229,3 +229,8 @@ type routerConfig = router.Config
 func applyMap(ctx context.Context, key string, doc []byte) (int64, error) {
 	return shardmap.Apply(ctx, stack.Etcd, key, doc)
 }
+
+// connect1 opens a connection to router r for a test that closes it.
+func connect1(ctx context.Context, r *router.Router) (*pgx.Conn, error) {
+	return pgx.Connect(ctx, dsn(r))
+}
