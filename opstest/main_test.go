@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -90,7 +89,14 @@ func connect(t testing.TB, r *router.Router, params ...string) *pgx.Conn {
 	if r == nil {
 		r = stack.Router
 	}
-	cfg, err := pgx.ParseConfig(dsn(r))
+	return direct(t, dsn(r), params...)
+}
+
+// direct opens a connection to a server (or a router), closed when the
+// test ends; params are extra startup parameters.
+func direct(t testing.TB, dsn string, params ...string) *pgx.Conn {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,47 +105,28 @@ func connect(t testing.TB, r *router.Router, params ...string) *pgx.Conn {
 	}
 	c, err := pgx.ConnectConfig(ctxT(t), cfg)
 	if err != nil {
-		t.Fatalf("connect to router: %v", err)
-	}
-	t.Cleanup(func() { c.Close(context.Background()) })
-	return c
-}
-
-// direct opens a connection straight to a server.
-func direct(t testing.TB, dsn string) *pgx.Conn {
-	t.Helper()
-	c, err := pgx.Connect(ctxT(t), dsn)
-	if err != nil {
 		t.Fatalf("connect to %s: %v", dsn, err)
 	}
 	t.Cleanup(func() { c.Close(context.Background()) })
 	return c
 }
 
+// sqlstate is the SQLSTATE of a server's error, "" for another error.
 func sqlstate(err error) string {
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
+	if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) {
 		return pe.Code
 	}
 	return ""
 }
 
-var keySeq atomic.Int64
-
-func init() { keySeq.Store(time.Now().UnixNano() % 1_000_000_000 * 1000) }
-
 // keyOn returns a fresh customer id the shard map places on cluster.
 func keyOn(t testing.TB, cluster string) int64 {
 	t.Helper()
-	d := stack.Router.Snapshot().Map.Distributions["by_customer"]
-	for range 10000 {
-		k := keySeq.Add(1)
-		if c, err := d.ClusterFor(shardmap.IntKey(k)); err == nil && c == cluster {
-			return k
-		}
+	k, err := stack.KeyOn(cluster)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("no key for cluster %s", cluster)
-	return 0
+	return k
 }
 
 // get fetches an URL of a monitoring listener: status code and body.

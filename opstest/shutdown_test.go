@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // A graceful shutdown: the router stops taking clients; an idle session
@@ -73,15 +75,10 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Errorf("the straggler's next statement: %v, want 57P01", err)
 	}
 	primary := direct(t, stack.Deployment.Cluster("s1").Primary.DSN("app"))
-	var names []string
-	rows, err := primary.Query(ctx, "SELECT name FROM customers WHERE id IN ($1, $2)", kc, ks)
+	rows, _ := primary.Query(ctx, "SELECT name FROM customers WHERE id IN ($1, $2)", kc, ks)
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
 		t.Fatal(err)
-	}
-	for rows.Next() {
-		var n string
-		rows.Scan(&n)
-		names = append(names, n)
 	}
 	if len(names) != 1 || names[0] != "committed twice" {
 		t.Errorf("rows after the shutdown: %q, want only the committed one", names)

@@ -196,24 +196,12 @@ func (c Config) withDefaults() Config {
 	if c.Backend.ConnectTimeout == 0 {
 		c.Backend.ConnectTimeout = 5 * time.Second
 	}
-	if c.Backend.ConnectAttempts == 0 {
-		c.Backend.ConnectAttempts = 3
-	}
-	if c.Backend.ConnectBackoff == 0 {
-		c.Backend.ConnectBackoff = 100 * time.Millisecond
-	}
-	if c.Breaker.Threshold == 0 {
-		c.Breaker.Threshold = 5
-	}
-	if c.Breaker.Cooldown == 0 {
-		c.Breaker.Cooldown = 5 * time.Second
-	}
-	if c.Shutdown.DrainTimeout == 0 {
-		c.Shutdown.DrainTimeout = 30 * time.Second
-	}
-	if c.Limits.MaxClientConns == 0 {
-		c.Limits.MaxClientConns = 10000
-	}
+	setDefault(&c.Backend.ConnectAttempts, 3)
+	setDefault(&c.Backend.ConnectBackoff, 100*time.Millisecond)
+	setDefault(&c.Breaker.Threshold, 5)
+	setDefault(&c.Breaker.Cooldown, 5*time.Second)
+	setDefault(&c.Shutdown.DrainTimeout, 30*time.Second)
+	setDefault(&c.Limits.MaxClientConns, 10000)
 	if c.Pool.MaxConnsPerNode == 0 {
 		c.Pool.MaxConnsPerNode = 100
 	}
@@ -221,6 +209,14 @@ func (c Config) withDefaults() Config {
 		c.Replication.MaxReplicaLag = time.Second
 	}
 	return c
+}
+
+// setDefault sets *v to d when it holds the zero value.
+func setDefault[T comparable](v *T, d T) {
+	var zero T
+	if *v == zero {
+		*v = d
+	}
 }
 
 // Validate reports configuration errors.
