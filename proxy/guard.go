@@ -32,9 +32,10 @@ type guard struct {
 	mu       sync.Mutex
 	running  bool
 	deadline time.Time // when max time expires (zero: no limit)
-	watchAt  time.Time // when the watcher starts
-	maxTimer *time.Timer
-	watch    *time.Timer
+	watchAt  time.Time // when the watcher starts (zero: started or never)
+	// timer fires at the earlier of deadline and watchAt (one timer, reset
+	// per request: the cheapest way to time both).
+	timer *time.Timer
 	// stopWatch is closed to stop the watcher; watchDone when it ended.
 	stopWatch, watchDone chan struct{}
 	cancels              sync.WaitGroup // cancels in flight
@@ -50,21 +51,30 @@ func (g *guard) begin() {
 	defer g.mu.Unlock()
 	g.running = true
 	g.timedOut.Store(false)
+	g.deadline, g.watchAt = time.Time{}, time.Time{}
 	if max := g.cs.srv.cfg.MaxStatementTime; max > 0 {
 		g.deadline = now.Add(max)
-		if g.maxTimer == nil {
-			g.maxTimer = time.AfterFunc(max, g.expired)
-		} else {
-			g.maxTimer.Reset(max)
-		}
 	}
 	if canWatch {
 		g.watchAt = now.Add(watchDelay)
-		if g.watch == nil {
-			g.watch = time.AfterFunc(watchDelay, g.startWatch)
-		} else {
-			g.watch.Reset(watchDelay)
-		}
+	}
+	g.arm(now)
+}
+
+// arm sets the timer for the next event of the request, if any; g.mu is
+// held.
+func (g *guard) arm(now time.Time) {
+	next := g.watchAt
+	if next.IsZero() || (!g.deadline.IsZero() && g.deadline.Before(next)) {
+		next = g.deadline
+	}
+	if next.IsZero() {
+		return
+	}
+	if g.timer == nil {
+		g.timer = time.AfterFunc(next.Sub(now), g.fire)
+	} else {
+		g.timer.Reset(next.Sub(now))
 	}
 }
 
@@ -77,11 +87,8 @@ func (g *guard) end() {
 		return
 	}
 	g.running = false
-	if g.maxTimer != nil {
-		g.maxTimer.Stop()
-	}
-	if g.watch != nil {
-		g.watch.Stop()
+	if g.timer != nil {
+		g.timer.Stop()
 	}
 	stop, done := g.stopWatch, g.watchDone
 	g.stopWatch, g.watchDone = nil, nil
@@ -95,20 +102,35 @@ func (g *guard) end() {
 	g.cancels.Wait()
 }
 
-// expired runs when max time may have passed: it cancels the request.
-func (g *guard) expired() {
+// fire runs when the timer fires: it starts the watcher when its time has
+// come, cancels the request when max time has passed, and sets the timer
+// for what remains. A timer of an earlier request finds nothing due.
+func (g *guard) fire() {
+	now := time.Now()
 	g.mu.Lock()
-	if !g.running || g.deadline.IsZero() || time.Now().Before(g.deadline) {
+	if !g.running {
 		g.mu.Unlock()
-		return // a timer of an earlier request
+		return
 	}
-	g.timedOut.Store(true)
-	g.cancels.Add(1)
+	if !g.watchAt.IsZero() && !now.Before(g.watchAt) {
+		g.watchAt = time.Time{}
+		g.stopWatch, g.watchDone = make(chan struct{}), make(chan struct{})
+		go g.watchClient(g.stopWatch, g.watchDone)
+	}
+	expired := !g.deadline.IsZero() && !now.Before(g.deadline)
+	if expired {
+		g.deadline = time.Time{}
+		g.timedOut.Store(true)
+		g.cancels.Add(1)
+	}
+	g.arm(now)
 	g.mu.Unlock()
-	defer g.cancels.Done()
-	g.cs.srv.stats.TimedOut.Add(1)
-	g.cs.log.Info("statement cancelled: it ran past limits.max_statement_time", "max", g.cs.srv.cfg.MaxStatementTime)
-	g.cancel()
+	if expired {
+		defer g.cancels.Done()
+		g.cs.srv.stats.TimedOut.Add(1)
+		g.cs.log.Info("statement cancelled: it ran past limits.max_statement_time", "max", g.cs.srv.cfg.MaxStatementTime)
+		g.cancel()
+	}
 }
 
 // cancel cancels the request on every backend of the session.
@@ -116,17 +138,6 @@ func (g *guard) cancel() {
 	ctx, stop := context.WithTimeout(context.Background(), 10*time.Second)
 	defer stop()
 	g.cs.exec.Cancel(ctx)
-}
-
-// startWatch starts the watcher of the client's socket.
-func (g *guard) startWatch() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if !g.running || g.stopWatch != nil || time.Now().Before(g.watchAt) {
-		return
-	}
-	g.stopWatch, g.watchDone = make(chan struct{}), make(chan struct{})
-	go g.watchClient(g.stopWatch, g.watchDone)
 }
 
 // watchClient waits for the client to hang up while the request runs,
