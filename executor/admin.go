@@ -1,10 +1,6 @@
 package executor
 
-import (
-	"log/slog"
-
-	"github.com/jackc/pgx/v5/pgproto3"
-)
+import "github.com/jackc/pgx/v5/pgproto3"
 
 // Admin answers the router's admin views: SHOW sqlrouter.clusters,
 // sqlrouter.pools, sqlrouter.shardmap and sqlrouter.stats, result sets of
@@ -51,23 +47,4 @@ func (s *Session) showView(v View, describe bool) {
 		s.respond(&pgproto3.DataRow{Values: values})
 	}
 	s.respond(&pgproto3.CommandComplete{CommandTag: []byte("SHOW")})
-}
-
-// SetLogger gives the session the logger of its client (with the client's
-// session id), used for every line the session logs.
-func (s *Session) SetLogger(l *slog.Logger) { s.log = l }
-
-// logger is the session's logger.
-func (s *Session) logger() *slog.Logger {
-	if s.log != nil {
-		return s.log
-	}
-	return s.cfg.Logger
-}
-
-// nodeFailed reports a backend connection lost to an I/O error.
-func (s *Session) nodeFailed(c *conn, err error) {
-	if s.cfg.NodeFailed != nil {
-		s.cfg.NodeFailed(c.cluster, c.url, err)
-	}
 }
