@@ -11,8 +11,9 @@ import (
 	"github.com/sqlrouter/sqlrouter/executor"
 )
 
-// A stopped primary opens its circuit breaker: writes to its cluster fail
-// fast with 08006 naming the breaker, reads that may use a replica still
+// A stopped primary makes /readyz answer 503 (its health checks fail) and
+// opens its circuit breaker: writes to its cluster fail fast with 08006
+// naming the breaker, reads that may use a replica still
 // work, /readyz, /metrics and SHOW sqlrouter.clusters say so; after the
 // restart, a probe closes the breaker and writes work again.
 func TestBreakerOpensWhenAPrimaryStopsAndClosesAfterRestart(t *testing.T) {
@@ -43,6 +44,11 @@ func TestBreakerOpensWhenAPrimaryStopsAndClosesAfterRestart(t *testing.T) {
 		if !restarted {
 			primary.Restart(ctxT(t))
 		}
+	})
+	// Before any statement needs it, the health checks see it down.
+	waitFor(t, "/readyz to report the primary down", func() bool {
+		code, body := get(t, endpoint(r, "/readyz"))
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "cluster s1: primary "+node+": ") && strings.Contains(body, "health checks failed in a row")
 	})
 
 	// The session's connection is lost, the next connects fail: the
