@@ -36,6 +36,9 @@ type DialOptions struct {
 	// OnClose, when set, runs once when the connection is closed (pool
 	// accounting).
 	OnClose func()
+	// Observer, when set, hears of every round trip and server error on
+	// the connection (metrics).
+	Observer Observer
 }
 
 // Conn is one established session with a PostgreSQL server that the router
@@ -65,6 +68,11 @@ type Conn struct {
 	broken   bool
 	closed   bool
 	onClose  func()
+
+	obs Observer
+	// sentAt is when requests were flushed with none outstanding since
+	// the last ReadyForQuery (zero: none, or no observer).
+	sentAt time.Time
 
 	// Statements is the connection's cache of server-side prepared
 	// statements; the executor owns its contents.
@@ -118,6 +126,7 @@ func Dial(ctx context.Context, opts DialOptions) (*Conn, error) {
 		txStatus:     hc.TxStatus,
 		Statements:   newStatementCache(),
 		onClose:      opts.OnClose,
+		obs:          opts.Observer,
 	}, nil
 }
 
@@ -173,6 +182,9 @@ func (c *Conn) Flush(ctx context.Context) error {
 	if len(c.wbuf) == 0 {
 		return nil
 	}
+	if c.obs != nil && c.sentAt.IsZero() {
+		c.sentAt = time.Now()
+	}
 	stop := c.watch(ctx)
 	_, err := c.nc.Write(c.wbuf)
 	stop()
@@ -208,6 +220,9 @@ func (c *Conn) Receive(ctx context.Context) (byte, []byte, error) {
 		c.txStatus = body[0]
 	case typ == 'S':
 		c.noteParameter(body)
+	}
+	if c.obs != nil {
+		c.observe(typ, body)
 	}
 	return typ, body, nil
 }

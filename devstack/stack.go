@@ -105,7 +105,8 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if _, err = shardmap.Apply(ctx, s.Etcd, s.MapKey, doc); err != nil {
 		return nil, err
 	}
-	cfg := router.Config{Listen: opts.Listen, Etcd: router.EtcdConfig{Endpoints: dep.Etcd.Endpoints(), Key: s.MapKey}}
+	cfg := router.Config{Listen: opts.Listen, Etcd: router.EtcdConfig{Endpoints: dep.Etcd.Endpoints(), Key: s.MapKey},
+		Metrics: router.MetricsConfig{Listen: "127.0.0.1:0"}}
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1:0"
 	}
@@ -165,13 +166,14 @@ type Info struct {
 	Router string `json:"router"`
 	// TLSCert is the router's self-signed certificate (sslrootcert for
 	// sslmode=verify-full), absent without TLS.
-	TLSCert string `json:"tls_cert,omitempty"`
-	// Metrics is the router's Prometheus endpoint, absent without one.
-	Metrics     string                 `json:"metrics,omitempty"`
+	TLSCert     string                 `json:"tls_cert,omitempty"`
 	Etcd        []string               `json:"etcd"`
 	ShardMapKey string                 `json:"shardmap_key"`
 	Coordinator string                 `json:"coordinator"`
 	Clusters    map[string]ClusterInfo `json:"clusters"`
+	// Metrics is the router's Prometheus endpoint; /healthz and /readyz
+	// are beside it.
+	Metrics string `json:"metrics,omitempty"`
 }
 
 // ClusterInfo is one cluster in cluster.json.
@@ -183,7 +185,8 @@ type ClusterInfo struct {
 // Info describes the running stack.
 func (s *Stack) Info() Info {
 	d := s.Deployment
-	info := Info{Router: s.RouterDSN(), TLSCert: s.CertFile, Etcd: d.Etcd.Endpoints(), ShardMapKey: s.MapKey, Clusters: map[string]ClusterInfo{}}
+	info := Info{Router: s.RouterDSN(), TLSCert: s.CertFile, Etcd: d.Etcd.Endpoints(), ShardMapKey: s.MapKey, Clusters: map[string]ClusterInfo{},
+		Metrics: s.Router.MetricsURL()}
 	if d.Coordinator != nil {
 		info.Coordinator = d.Coordinator.DSN(Database)
 	}

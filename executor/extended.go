@@ -427,7 +427,7 @@ func (s *Session) DescribeStatement(ctx context.Context, ps *Prepared) error {
 	}
 	if !runsOnBackends(ps.Stmt.Plan) {
 		s.respond(&pgproto3.ParameterDescription{ParameterOIDs: []uint32{}})
-		s.respond(localDescription(ps.Stmt.Plan))
+		s.respond(s.localDescription(ps.Stmt.Plan))
 		return nil
 	}
 	if s.state == txFailed {
@@ -460,9 +460,12 @@ func (s *Session) DescribeStatement(ctx context.Context, ps *Prepared) error {
 }
 
 // localDescription is the row shape of a statement the router answers.
-func localDescription(p planner.Plan) pgproto3.BackendMessage {
+func (s *Session) localDescription(p planner.Plan) pgproto3.BackendMessage {
 	switch p := p.(type) {
 	case *planner.ShowRouter:
+		if v, ok := s.adminView(p.Name); ok {
+			return v.description()
+		}
 		return showDescription(p.Name)
 	case *planner.ExplainPlan:
 		return explainDescription(p)
@@ -510,7 +513,7 @@ func (s *Session) DescribePortal(ctx context.Context, name string) error {
 		c.needSync = true
 		s.push(s.newEntry(entry{kind: expDescribeStmt, conn: c, sink: &portalShape{s: s, formats: p.bound.results}}))
 	default:
-		s.respond(localDescription(p.plan))
+		s.respond(s.localDescription(p.plan))
 	}
 	return nil
 }

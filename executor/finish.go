@@ -248,9 +248,11 @@ func (s *Session) load(ctx context.Context, cc *conn, table string, positional b
 	w := &copyWriter{cc: cc, binary: binaryRows}
 	var firstErr error
 	for _, c := range conns {
+		before := w.rows
 		if err := readGatherRows(ctx, c, w, &firstErr); err != nil {
 			return nil, nil, err
 		}
+		s.moved(c.cluster, w.rows-before)
 	}
 	if firstErr != nil {
 		cc.Send(&pgproto3.CopyFail{Message: "a cluster failed"})
@@ -390,11 +392,14 @@ type copyWriter struct {
 	binary  bool
 	buf     []byte
 	started bool
+	// rows counts the rows written.
+	rows int
 }
 
 var copyBinaryHeader = []byte("PGCOPY\n\xff\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00")
 
 func (w *copyWriter) row(ctx context.Context, body []byte) error {
+	w.rows++
 	if w.binary {
 		w.header()
 		w.buf = append(w.buf, body...)

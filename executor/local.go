@@ -157,6 +157,10 @@ func (s *Session) setRouter(ctx context.Context, p *planner.SessionSet) error {
 }
 
 func (s *Session) showRouter(ctx context.Context, p *planner.ShowRouter, describe bool) error {
+	if view, ok := s.adminView(p.Name); ok {
+		s.showView(view, describe)
+		return nil
+	}
 	v, ok := s.routerSetting(p.Name)
 	if !ok {
 		return s.stmtError(ctx, pgerror.New(pgerror.UndefinedObject, "unrecognized configuration parameter \"%s\"", p.Name))

@@ -239,7 +239,8 @@ func endsWithSync(entries []*entry, c *conn) bool {
 
 // backendLost marks a conn unusable after an I/O error.
 func (s *Session) backendLost(c *conn, err error) {
-	s.cfg.Logger.Warn("backend connection failed", "cluster", c.cluster, "err", err)
+	s.logger().Warn("backend connection failed", "cluster", c.cluster, "node", NodeName(c.url), "err", err)
+	s.nodeFailed(c, err)
 	c.Close()
 }
 

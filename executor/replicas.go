@@ -225,6 +225,7 @@ func (s *Session) routed(c *conn) {
 		}
 	}
 	s.route = append(s.route, entry)
+	s.countNode(c)
 }
 
 // routeNames caches the SHOW sqlrouter.last_route text of each node.

@@ -197,6 +197,8 @@ type stream struct {
 	err  error
 	desc *pgproto3.RowDescription
 	idx  int
+	// rows counts the DataRows read (rows moved to the router).
+	rows int
 }
 
 // advance reads the stream's next row; done is set at its end.
@@ -215,6 +217,7 @@ func (st *stream) advance(ctx context.Context, visible int) error {
 				continue
 			}
 			st.row, st.cut, st.keys = body, cut, keys
+			st.rows++
 			return nil
 		case 'T':
 			var rd pgproto3.RowDescription
@@ -352,6 +355,9 @@ func (m *merger) run(ctx context.Context, shape []pgproto3.FieldDescription, des
 	}
 	if fatal == nil {
 		fatal = m.drainAll(ctx)
+	}
+	for _, st := range m.streams {
+		s.moved(st.c.cluster, st.rows)
 	}
 	if fatal != nil {
 		return s.stmtError(ctx, fatal)
@@ -510,6 +516,7 @@ func (s *Session) scatterAtCoordinator(ctx context.Context, sc *planner.Scatter,
 				}
 			}
 		}
+		s.moved(c.cluster, st.rows)
 		firstErr = firstNonNil(firstErr, st.err)
 	}
 	if firstErr != nil {

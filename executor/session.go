@@ -56,6 +56,11 @@ type Config struct {
 	Replicas Replicas
 	// Reads are the defaults of read routing.
 	Reads ReadDefaults
+	// Admin, when set, answers SHOW of the router's admin views.
+	Admin Admin
+	// NodeFailed, when set, hears of every backend connection lost to an
+	// I/O error (circuit breakers).
+	NodeFailed func(cluster, url string, err error)
 }
 
 // txState is the client-visible transaction state.
@@ -73,6 +78,7 @@ type Session struct {
 	cfg    *Config
 	client Client
 	snap   *shardmap.Snapshot
+	log    *slog.Logger
 
 	// conns are the backend sessions by cluster.
 	conns map[string]*conn
@@ -188,7 +194,7 @@ func (s *Session) Cancel(ctx context.Context) {
 	for _, c := range list {
 		wg.Go(func() {
 			if err := c.Cancel(ctx); err != nil {
-				s.cfg.Logger.Debug("cancel request failed", "addr", c.Addr(), "err", err)
+				s.logger().Debug("cancel request failed", "addr", c.Addr(), "err", err)
 			}
 		})
 	}

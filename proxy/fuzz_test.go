@@ -1,7 +1,10 @@
 package proxy
 
 import (
+	"bytes"
+	"log/slog"
 	"net"
+	"sync"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 	"testing"
@@ -140,6 +143,8 @@ func FuzzClientMessages(f *testing.F) {
 	f.Add([]byte{'P', 0, 0, 0, 3})                    // a length below the minimum
 	f.Add([]byte{'B', 0, 0, 0, 12, 0, 0, 0xff, 0xff}) // truncated Bind
 	srv := newFakeServer(f)
+	var logs syncBuffer
+	srv.cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelError}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		client, _, served := loggedInDone(t, srv)
 		go func() {
@@ -162,7 +167,7 @@ func FuzzClientMessages(f *testing.F) {
 			t.Fatal("the session did not end after the client hung up")
 		}
 		if n := srv.panics.Load(); n > 0 {
-			t.Fatalf("%d sessions panicked", n)
+			t.Fatalf("%d sessions panicked:\n%s", n, logs.String())
 		}
 		// The router serves the next client.
 		c2, fe := loggedIn(t, srv)
@@ -226,4 +231,22 @@ func TestPanicCostsOneSession(t *testing.T) {
 	if srv.Panics() != 1 {
 		t.Errorf("panics counted: %d", srv.Panics())
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the sessions' goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -31,8 +30,19 @@ type Config struct {
 	// StartupTimeout bounds the startup handshake and authentication
 	// (default 15 s), so clients that never finish cannot pile up.
 	StartupTimeout time.Duration
-	// Logger receives the front end's logs (default: discard).
+	// Logger receives the front end's logs (default: discard). Each
+	// session logs with its session id, client address, user and
+	// database.
 	Logger *slog.Logger
+	// MaxClientConns bounds the client connections past their startup
+	// message (0: no bound); beyond it a client is refused with 53300.
+	MaxClientConns int
+	// MaxStatementTime bounds a request (a Query, or an extended-protocol
+	// batch to its Sync): past it the request is cancelled on every
+	// backend and fails with 57014 (0: no bound).
+	MaxStatementTime time.Duration
+	// Stats, when set, receives the clients' counters.
+	Stats *ClientStats
 }
 
 // Deps are the parts of the router a front end drives.
@@ -60,6 +70,9 @@ type Server struct {
 	panics atomic.Int64
 	// testHook, set by tests only, sees every message of a session.
 	testHook func(msg pgproto3.FrontendMessage)
+	// clients counts the connections past their startup message.
+	clients atomic.Int64
+	stats   *ClientStats
 }
 
 // Panics is the number of client sessions a bug ended (each got XX000).
@@ -84,7 +97,12 @@ func NewServer(cfg Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	stats := cfg.Stats
+	if stats == nil {
+		stats = &ClientStats{}
+	}
 	return &Server{
+		stats:     stats,
 		cfg:       cfg,
 		deps:      deps,
 		auth:      auth,
@@ -156,29 +174,6 @@ func (s *Server) untrack(nc net.Conn) {
 	delete(s.conns, nc)
 	s.mu.Unlock()
 	nc.Close()
-}
-
-// Shutdown stops accepting connections and closes every client connection
-// (clients in a transaction see their connection end, as with a server
-// shutdown), then waits for the session goroutines until ctx is done.
-func (s *Server) Shutdown(ctx context.Context) error {
-	s.closing.Store(true)
-	s.mu.Lock()
-	for ln := range s.listeners {
-		ln.Close()
-	}
-	for nc := range s.conns {
-		nc.Close()
-	}
-	s.mu.Unlock()
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // register gives a session its cancel key.

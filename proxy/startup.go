@@ -53,6 +53,9 @@ func (cs *clientSession) startup(ctx context.Context) bool {
 			startup = m
 		}
 	}
+	if !cs.admit() {
+		return false
+	}
 	params, routerSettings, ok := cs.checkStartup(startup)
 	if !ok {
 		return false
@@ -62,6 +65,7 @@ func (cs *clientSession) startup(ctx context.Context) bool {
 		cs.fatal(e)
 		return false
 	}
+	cs.log = cs.log.With("user", cs.user, "database", cs.database)
 	if err := cs.authenticate(cs.user, cs.database); err != nil {
 		if pgerror.Code(err) != "" {
 			cs.fatal(err)
@@ -74,6 +78,7 @@ func (cs *clientSession) startup(ctx context.Context) bool {
 		return false
 	}
 	cs.exec = executor.NewSession(cs.srv.deps.Executor, cs, params)
+	cs.exec.SetLogger(cs.log)
 	cs.exec.SetSnapshot(snap)
 	for name, value := range routerSettings {
 		if err := cs.exec.ApplyStartupSetting(name, value); err != nil {

@@ -91,6 +91,7 @@ type nodeState struct {
 	stopped chan struct{}
 
 	healthy    atomic.Bool
+	excluded   atomic.Bool   // see Tracker.Exclude
 	lsn        atomic.Uint64 // LSN of the last successful check
 	staleSince atomic.Int64  // see clusterShared.staleSince; 0 = caught up
 	inFlight   atomic.Int64  // Acquire count

@@ -31,7 +31,7 @@ func TestClusterLoginsFromEnvironment(t *testing.T) {
 	if !reflect.DeepEqual(cfg.Clusters, want) {
 		t.Errorf("clusters %+v, want %+v", cfg.Clusters, want)
 	}
-	d := newDialer(cfg)
+	d := &dialer{cfg: cfg}
 	for cluster, want := range map[string]login{
 		"S1":     {user: "file-user", password: "env-pw", settings: map[string]string{"sslmode": "verify-full", "sslrootcert": "/ca.crt"}},
 		"East_2": {user: "east", password: "global", settings: map[string]string{"sslmode": "require", "sslrootcert": "/ca.crt"}},
@@ -41,7 +41,7 @@ func TestClusterLoginsFromEnvironment(t *testing.T) {
 			t.Errorf("login(%s) = %+v, want %+v", cluster, got, want)
 		}
 	}
-	if got := newDialer(BackendConfig{}).login("s0"); got.user != "" || got.password != "" || got.settings != nil {
+	if got := (&dialer{}).login("s0"); got.user != "" || got.password != "" || got.settings != nil {
 		t.Errorf("an empty configuration overrides the URL: %+v", got)
 	}
 }

@@ -26,7 +26,35 @@ type Config struct {
 	Limits      LimitsConfig      `mapstructure:"limits"`
 	Txn         TxnConfig         `mapstructure:"txn"`
 	Replication ReplicationConfig `mapstructure:"replication"`
+	Breaker     BreakerConfig     `mapstructure:"breaker"`
+	Shutdown    ShutdownConfig    `mapstructure:"shutdown"`
+	Metrics     MetricsConfig     `mapstructure:"metrics"`
 	Log         LogConfig         `mapstructure:"log"`
+}
+
+// BreakerConfig tunes the circuit breaker of each backend server.
+type BreakerConfig struct {
+	// Threshold is the number of connection or I/O failures in a row that
+	// opens a server's breaker (default 5).
+	Threshold int `mapstructure:"threshold"`
+	// Cooldown is how long an open breaker refuses connections before a
+	// probe may close it (default 5 s).
+	Cooldown time.Duration `mapstructure:"cooldown"`
+}
+
+// ShutdownConfig says how the router stops.
+type ShutdownConfig struct {
+	// DrainTimeout is how long transactions and statements in flight may
+	// run on after a shutdown begins (default 30 s); then the remaining
+	// sessions are terminated with 57P01.
+	DrainTimeout time.Duration `mapstructure:"drain_timeout"`
+}
+
+// MetricsConfig configures the HTTP listener for monitoring.
+type MetricsConfig struct {
+	// Listen is the address serving /metrics (Prometheus), /healthz and
+	// /readyz ("" = no listener).
+	Listen string `mapstructure:"listen"`
 }
 
 // ReplicationConfig says how reads use the clusters' replicas.
@@ -128,8 +156,15 @@ type BackendConfig struct {
 	// without regard to case); SQLROUTER_BACKEND_CLUSTERS_<NAME>_<FIELD>
 	// environment variables set them too (see ClustersFromEnv).
 	Clusters map[string]Credentials `mapstructure:"clusters"`
-	// ConnectTimeout bounds connecting to a backend (default 5 s).
+	// ConnectTimeout bounds one attempt to connect to a backend (default
+	// 5 s).
 	ConnectTimeout time.Duration `mapstructure:"connect_timeout"`
+	// ConnectAttempts is how many times a failed connection is tried
+	// before the statement that needs it fails (default 3).
+	ConnectAttempts int `mapstructure:"connect_attempts"`
+	// ConnectBackoff is the wait after the first failed attempt, doubled
+	// after each next one, with jitter (default 100 ms).
+	ConnectBackoff time.Duration `mapstructure:"connect_backoff"`
 }
 
 // Credentials are how the router logs in to one cluster: a user and
@@ -171,6 +206,13 @@ type LimitsConfig struct {
 	MaxMessageSize int `mapstructure:"max_message_size"`
 	// StartupTimeout bounds a client's handshake (default 15 s).
 	StartupTimeout time.Duration `mapstructure:"startup_timeout"`
+	// MaxClientConns bounds client connections (default 10000); beyond
+	// it new clients are refused with 53300.
+	MaxClientConns int `mapstructure:"max_client_conns"`
+	// MaxStatementTime bounds a statement (0 = none, the default): past
+	// it, the statement is cancelled on every server it reached and fails
+	// with 57014.
+	MaxStatementTime time.Duration `mapstructure:"max_statement_time"`
 }
 
 // LogConfig configures logging.
@@ -195,6 +237,12 @@ func (c Config) withDefaults() Config {
 	if c.Backend.ConnectTimeout == 0 {
 		c.Backend.ConnectTimeout = 5 * time.Second
 	}
+	setDefault(&c.Backend.ConnectAttempts, 3)
+	setDefault(&c.Backend.ConnectBackoff, 100*time.Millisecond)
+	setDefault(&c.Breaker.Threshold, 5)
+	setDefault(&c.Breaker.Cooldown, 5*time.Second)
+	setDefault(&c.Shutdown.DrainTimeout, 30*time.Second)
+	setDefault(&c.Limits.MaxClientConns, 10000)
 	if c.Pool.MaxConnsPerNode == 0 {
 		c.Pool.MaxConnsPerNode = 100
 	}
@@ -204,13 +252,32 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// setDefault sets *v to d when it holds the zero value.
+func setDefault[T comparable](v *T, d T) {
+	var zero T
+	if *v == zero {
+		*v = d
+	}
+}
+
 // Validate reports configuration errors.
 func (c Config) Validate() error {
 	if len(c.Etcd.Endpoints) == 0 {
 		return fmt.Errorf("etcd.endpoints: at least one etcd endpoint is needed")
 	}
-	if c.Pool.MaxConnsPerNode < 0 {
-		return fmt.Errorf("pool.max_conns_per_node: must not be negative")
+	for key, v := range map[string]int64{
+		"pool.max_conns_per_node":   int64(c.Pool.MaxConnsPerNode),
+		"backend.connect_attempts":  int64(c.Backend.ConnectAttempts),
+		"backend.connect_backoff":   int64(c.Backend.ConnectBackoff),
+		"breaker.threshold":         int64(c.Breaker.Threshold),
+		"breaker.cooldown":          int64(c.Breaker.Cooldown),
+		"shutdown.drain_timeout":    int64(c.Shutdown.DrainTimeout),
+		"limits.max_client_conns":   int64(c.Limits.MaxClientConns),
+		"limits.max_statement_time": int64(c.Limits.MaxStatementTime),
+	} {
+		if v < 0 {
+			return fmt.Errorf("%s: must not be negative", key)
+		}
 	}
 	if c.Replication.DefaultConsistency != "" {
 		if _, err := replication.ParseLevel(c.Replication.DefaultConsistency); err != nil {

@@ -75,7 +75,7 @@ printed with the connection string. --tls=false and --trust turn them off.`,
 			if err == nil {
 				out := cmd.OutOrStdout()
 				fmt.Fprintf(out, "sqlrouter dev is ready in %.1fs: %d clusters, data in %s\n", time.Since(began).Seconds(), len(stack.Deployment.Clusters), dir)
-				fmt.Fprintf(out, "  details: %s\n  connect: psql \"%s\"\n", path, stack.RouterDSN())
+				fmt.Fprintf(out, "  details: %s\n  connect: psql \"%s\"\n  metrics: %s\n", path, stack.RouterDSN(), stack.Router.MetricsURL())
 				if stack.CertFile != "" {
 					fmt.Fprintf(out, "  TLS certificate: %s (sslrootcert, for sslmode=verify-full)\n", stack.CertFile)
 				}

@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -111,6 +113,21 @@ func TestDevCommand(t *testing.T) {
 	var n int
 	if err := c.QueryRow(ctx, "SELECT count(*) FROM countries").Scan(&n); err != nil || n == 0 {
 		t.Errorf("example reference table: %d rows, %v", n, err)
+	}
+	// The metrics endpoint of cluster.json answers, with /readyz beside it.
+	if !strings.HasPrefix(info.Metrics, "http://127.0.0.1:") || !strings.HasSuffix(info.Metrics, "/metrics") {
+		t.Fatalf("cluster.json metrics = %q", info.Metrics)
+	}
+	for url, want := range map[string]string{info.Metrics: "sqlrouter_client_sessions 1", strings.TrimSuffix(info.Metrics, "metrics") + "readyz": "ready"} {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
+			t.Errorf("GET %s: %s, want 200 with %q:\n%.2000s", url, resp.Status, want, body)
+		}
 	}
 	// Every replica streams from its primary.
 	for name, cl := range info.Clusters {
