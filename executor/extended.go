@@ -139,7 +139,7 @@ func runsOnOneCluster(p planner.Plan) bool {
 
 func runsOnBackends(p planner.Plan) bool {
 	switch p.(type) {
-	case *planner.Broadcast, *planner.SplitInsert, *planner.Scatter, *planner.Combine:
+	case *planner.Broadcast, *planner.SplitInsert, *planner.Scatter, *planner.Combine, *planner.FanOut:
 		return true
 	}
 	return runsOnOneCluster(p)
@@ -190,6 +190,8 @@ func (s *Session) home(ps *Prepared) (string, error) {
 	case *planner.SplitInsert:
 		return p.Table.Distribution.Clusters()[0], nil
 	case *planner.Scatter:
+		return targetHome(p.Target), nil
+	case *planner.FanOut:
 		return targetHome(p.Target), nil
 	case *planner.Combine:
 		return targetHome(p.Target), nil
@@ -285,7 +287,7 @@ func (s *Session) resolveCluster(plan planner.Plan, params planner.Params) (stri
 				return "", p.Spread, nil
 			}
 		}
-		cl, err := p.Target.ResolveOne(params)
+		cl, err := p.Cluster(params)
 		return cl, plan, err
 	case *planner.CursorCommand:
 		if cl, ok := s.cursors[p.Name]; ok {
@@ -568,6 +570,8 @@ func (s *Session) Execute(ctx context.Context, name string, maxRows uint32) erro
 		return s.runBroadcast(ctx, pl, p.ps.Stmt, p.bound)
 	case *planner.SplitInsert:
 		return s.runSplit(ctx, pl, p.ps.Stmt, p.bound)
+	case *planner.FanOut:
+		return s.runFanOut(ctx, pl, p.ps.Stmt, p.bound)
 	case *planner.Finish:
 		return s.runFinish(ctx, pl, p.bound, false, p.ps.Stmt.Consistency)
 	case *planner.Scatter:

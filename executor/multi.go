@@ -65,6 +65,9 @@ type multiPart struct {
 	oids    []uint32
 	params  *planner.Params // nil for the simple protocol
 	rows    []int           // original VALUES rows of a split INSERT
+	// quiet drops the part's notices (another part already relays the
+	// same ones).
+	quiet bool
 }
 
 // runParts runs the parts of one statement concurrently on their clusters,
@@ -97,7 +100,7 @@ func (s *Session) runParts(ctx context.Context, parts []multiPart, resultFormats
 		}
 		c.wrote = true
 		s.routed(c)
-		col := &collector{s: s, notices: i == 0, errSent: errSent}
+		col := &collector{s: s, notices: i == 0 && !p.quiet, errSent: errSent}
 		cols[i] = col
 		s.touched(p.cluster)
 		if p.params == nil {
@@ -142,18 +145,27 @@ func (s *Session) runParts(ctx context.Context, parts []multiPart, resultFormats
 }
 
 // runBroadcast runs one statement on every listed cluster.
+//
+// A transactional broadcast runs on the first listed cluster alone first,
+// and on the others only once it succeeded there. Two transactions that
+// write the same row of a reference table therefore meet on the first
+// copy, where the second waits for the first's row lock before it touches
+// any other copy; sent everywhere at once, each could lock a different
+// copy first and then wait forever for the other (no server sees both
+// halves of that deadlock). The order is the plan's: every session and
+// every router uses the same one.
 func (s *Session) runBroadcast(ctx context.Context, b *planner.Broadcast, st planner.Statement, bound *boundParams) error {
 	if !b.Transactional {
 		return s.runOneByOne(ctx, b, st)
 	}
 	parts := make([]multiPart, len(b.Clusters))
 	for i, cl := range b.Clusters {
-		parts[i] = multiPart{cluster: cl, sql: st.SQL}
+		parts[i] = multiPart{cluster: cl, sql: st.SQL, quiet: i > 0}
 		if bound != nil {
 			parts[i].params, parts[i].oids = &bound.params, bound.oids
 		}
 	}
-	cols, ok, err := s.runParts(ctx, parts, bound.resultFormats())
+	cols, ok, err := s.runFirstThenRest(ctx, parts, bound.resultFormats())
 	if err != nil || !ok {
 		return err
 	}
@@ -177,6 +189,19 @@ func (s *Session) runBroadcast(ctx context.Context, b *planner.Broadcast, st pla
 	}
 	s.client.Send(&pgproto3.CommandComplete{CommandTag: []byte(first.tag)})
 	return nil
+}
+
+// runFirstThenRest runs the first part alone, then the others together.
+func (s *Session) runFirstThenRest(ctx context.Context, parts []multiPart, resultFormats []int16) ([]*collector, bool, error) {
+	cols, ok, err := s.runParts(ctx, parts[:1], resultFormats)
+	if err != nil || !ok || len(parts) == 1 {
+		return cols, ok, err
+	}
+	rest, ok, err := s.runParts(ctx, parts[1:], resultFormats)
+	if err != nil || !ok {
+		return nil, ok, err
+	}
+	return append(cols, rest...), true, nil
 }
 
 // runOneByOne runs a statement that cannot run in a transaction (VACUUM)

@@ -174,7 +174,7 @@ func (s *Session) runStatement(ctx context.Context, st planner.Statement, _ *pla
 	}
 	switch p := st.Plan.(type) {
 	case *planner.Route:
-		cluster, err := p.Target.ResolveOne(planner.Params{})
+		cluster, err := p.Cluster(planner.Params{})
 		if err != nil {
 			return s.stmtError(ctx, err)
 		}
@@ -195,6 +195,8 @@ func (s *Session) runStatement(ctx context.Context, st planner.Statement, _ *pla
 		return s.runBroadcast(ctx, p, st, nil)
 	case *planner.SplitInsert:
 		return s.runSplit(ctx, p, st, nil)
+	case *planner.FanOut:
+		return s.runFanOut(ctx, p, st, nil)
 	case *planner.Finish:
 		return s.runFinish(ctx, p, nil, true, st.Consistency)
 	case *planner.Scatter:

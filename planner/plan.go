@@ -58,9 +58,22 @@ type Route struct {
 	// CopyIn is set for COPY FROM STDIN: the client's data follows, so
 	// nothing may be pipelined behind the statement.
 	CopyIn bool
-	// Spread, for a read whose clusters depend on parameters, is the plan
-	// for an execution whose keys land on several clusters.
+	// Spread, for a statement whose clusters depend on parameters, is the
+	// plan for an execution whose keys land on several clusters.
 	Spread Plan
+	// KeyMove, for an UPDATE that assigns the distribution key, is checked
+	// at each execution: the new key must belong on the same cluster.
+	KeyMove *KeyMove
+}
+
+// Cluster returns the one cluster an execution runs on, or an error when
+// it would need several or would move rows between clusters.
+func (r *Route) Cluster(p Params) (string, error) {
+	c, err := r.Target.ResolveOne(p)
+	if err != nil || r.KeyMove == nil {
+		return c, err
+	}
+	return c, r.KeyMove.check(c, p)
 }
 
 func (r *Route) explain(b *strings.Builder) {
@@ -72,6 +85,9 @@ func (r *Route) explain(b *strings.Builder) {
 	if r.DeclareCursor != "" {
 		fmt.Fprintf(b, "  declares cursor %s\n", r.DeclareCursor)
 	}
+	if r.KeyMove != nil {
+		fmt.Fprintf(b, "  the new key %s = %s must stay on the cluster\n", r.KeyMove.Table.Key, r.KeyMove.Value)
+	}
 	if r.Spread != nil {
 		b.WriteString("  when the parameters choose several clusters:\n")
 		for _, line := range strings.Split(Explain(r.Spread), "\n") {
@@ -82,7 +98,9 @@ func (r *Route) explain(b *strings.Builder) {
 
 // Broadcast runs the statement's text unchanged on every listed cluster,
 // atomically when Transactional (DDL, writes to reference tables), else one
-// cluster after another outside a transaction (VACUUM).
+// cluster after another outside a transaction (VACUUM). A transactional
+// broadcast runs on the first cluster before the others, so that
+// concurrent writers of the same rows queue up on one copy.
 type Broadcast struct {
 	SQL           string
 	Clusters      []string
@@ -96,7 +114,7 @@ type Broadcast struct {
 }
 
 func (p *Broadcast) explain(b *strings.Builder) {
-	mode := "atomic"
+	mode := "atomic, " + p.Clusters[0] + " first"
 	if !p.Transactional {
 		mode = "one by one, no transaction"
 	}
