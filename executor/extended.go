@@ -139,7 +139,7 @@ func runsOnOneCluster(p planner.Plan) bool {
 
 func runsOnBackends(p planner.Plan) bool {
 	switch p.(type) {
-	case *planner.Broadcast, *planner.SplitInsert, *planner.Scatter, *planner.Combine, *planner.FanOut:
+	case *planner.Broadcast, *planner.SplitInsert, *planner.Scatter, *planner.Combine, *planner.FanOut, *planner.InsertSelect:
 		return true
 	}
 	return runsOnOneCluster(p)
@@ -193,6 +193,8 @@ func (s *Session) home(ps *Prepared) (string, error) {
 		return targetHome(p.Target), nil
 	case *planner.FanOut:
 		return targetHome(p.Target), nil
+	case *planner.InsertSelect:
+		return p.Home, nil
 	case *planner.Combine:
 		return targetHome(p.Target), nil
 	}
@@ -572,6 +574,8 @@ func (s *Session) Execute(ctx context.Context, name string, maxRows uint32) erro
 		return s.runSplit(ctx, pl, p.ps.Stmt, p.bound)
 	case *planner.FanOut:
 		return s.runFanOut(ctx, pl, p.ps.Stmt, p.bound)
+	case *planner.InsertSelect:
+		return s.runInsertSelect(ctx, pl, p.bound)
 	case *planner.Finish:
 		return s.runFinish(ctx, pl, p.bound, false, p.ps.Stmt.Consistency)
 	case *planner.Scatter:

@@ -68,6 +68,9 @@ type multiPart struct {
 	// quiet drops the part's notices (another part already relays the
 	// same ones).
 	quiet bool
+	// describe asks for the row description of an extended-protocol part
+	// (for a client that used the simple protocol).
+	describe bool
 }
 
 // runParts runs the parts of one statement concurrently on their clusters,
@@ -115,16 +118,26 @@ func (s *Session) runParts(ctx context.Context, parts []multiPart, resultFormats
 		// client's unnamed portal on this conn may still be in use.
 		c.Send(&pgproto3.Parse{Query: p.sql, ParameterOIDs: p.oids})
 		c.Send(&pgproto3.Bind{DestinationPortal: partPortal, ParameterFormatCodes: p.params.Formats, Parameters: p.params.Values, ResultFormatCodes: resultFormats})
+		if p.describe {
+			c.Send(&pgproto3.Describe{ObjectType: 'P', Name: partPortal})
+		}
 		c.Send(&pgproto3.Execute{Portal: partPortal})
 		c.Send(&pgproto3.Close{ObjectType: 'P', Name: partPortal})
-		c.needSync = true
+		// Sync inside the transaction block: a failed part leaves the
+		// server skipping messages until a Sync, and what follows (the
+		// ROLLBACK, say) must be heard.
+		c.Send(&pgproto3.Sync{})
 		c.unnamed = ""
 		s.push(&entry{kind: expParse, conn: c, sink: col})
 		s.push(&entry{kind: expBind, conn: c, sink: col})
+		if p.describe {
+			s.push(&entry{kind: expDescribePortal, conn: c, sink: col})
+		}
 		e := &entry{kind: expExecute, conn: c, sink: col}
 		entries = append(entries, e)
 		s.push(e)
 		s.push(&entry{kind: expClose, conn: c})
+		s.push(&entry{kind: expSync, conn: c})
 	}
 	// Every part was sent before any answer is read: the clusters work at
 	// the same time. A failure anywhere fails the whole transaction, so

@@ -197,53 +197,43 @@ func planInsert(ctx *Context, s *pg_query.InsertStmt, sql string) (Plan, error) 
 		return nil, a.err
 	}
 	t := ctx.lookupTable(s.Relation.Schemaname, s.Relation.Relname)
+	if p, ok, err := pullToCopies(ctx, a, t, s, sql); ok || err != nil {
+		return p, err
+	}
 	if t == nil || t.Distribution == nil || t.Vertical != nil {
 		return routeFor(ctx, a, sql, true)
 	}
 	name := tableName(t)
-	sel, _ := unwrap(s.SelectStmt).(*pg_query.SelectStmt)
-	if sel == nil || len(sel.ValuesLists) == 0 || sel.WithClause != nil || len(sel.SortClause) > 0 || sel.LimitCount != nil || sel.LimitOffset != nil {
-		if sel == nil {
-			return nil, pgerror.Unsupported("INSERT ... DEFAULT VALUES into distributed table %s is not supported: the row needs a value for distribution key %s", name, t.Key)
-		}
-		return nil, pgerror.Unsupported("INSERT ... SELECT into distributed table %s is not supported yet", name).
-			WithHint("Insert the rows with VALUES or COPY.")
-	}
 	if len(s.Cols) == 0 {
 		return nil, pgerror.Unsupported("INSERT into distributed table %s without a column list is not supported", name).
 			WithHint("Name the columns: INSERT INTO %s (%s, ...) VALUES (...).", name, t.Key)
 	}
-	keyCol := -1
-	for i, c := range s.Cols {
-		rt, ok := unwrap(c).(*pg_query.ResTarget)
-		if ok && rt.Name == t.Key {
-			if len(rt.Indirection) > 0 {
-				return nil, pgerror.Unsupported("INSERT into a subfield of distribution key %s is not supported", t.Key)
-			}
-			keyCol = i
-		}
+	keyCol, err := insertKeyColumn(t, s.Cols)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkOnConflict(t, s); err != nil {
+		return nil, err
+	}
+	sel, _ := unwrap(s.SelectStmt).(*pg_query.SelectStmt)
+	if sel == nil {
+		return nil, pgerror.Unsupported("INSERT ... DEFAULT VALUES into distributed table %s is not supported: the row needs a value for distribution key %s", name, t.Key)
 	}
 	if keyCol < 0 {
 		return nil, pgerror.Unsupported("INSERT into distributed table %s must give a value for distribution key %s", name, t.Key).
 			WithHint("Generated keys (serial, identity) are not supported yet; pass the key explicitly.")
 	}
-	if oc := s.OnConflictClause; oc != nil && oc.Action == pg_query.OnConflictAction_ONCONFLICT_UPDATE {
-		for _, n := range oc.TargetList {
-			if rt, ok := unwrap(n).(*pg_query.ResTarget); ok && rt.Name == t.Key {
-				return nil, pgerror.Unsupported("ON CONFLICT DO UPDATE of distribution key %s is not supported", t.Key)
-			}
-		}
+	if len(sel.ValuesLists) == 0 || sel.WithClause != nil || len(sel.SortClause) > 0 || sel.LimitCount != nil || sel.LimitOffset != nil {
+		return planInsertSelect(ctx, t, s, sel, keyCol, sql)
 	}
 	for _, r := range a.rels {
-		if r.write {
-			continue
-		}
-		if !r.table.Reference {
-			return nil, pgerror.Unsupported("INSERT into %s that reads distributed table %s is not supported yet", name, tableName(r.table))
+		if !r.write && !r.table.Reference {
+			// VALUES computed from distributed rows: read them first.
+			return planInsertSelect(ctx, t, s, sel, keyCol, sql)
 		}
 	}
 	if len(a.unmapped) > 0 {
-		return nil, mixedTablesError(&relRef{table: t}, a.unmapped[0])
+		return planInsertSelect(ctx, t, s, sel, keyCol, sql)
 	}
 	keys := make([]KeyExpr, len(sel.ValuesLists))
 	for i, row := range sel.ValuesLists {
@@ -260,7 +250,8 @@ func planInsert(ctx *Context, s *pg_query.InsertStmt, sql string) (Plan, error) 
 			return nil, err
 		}
 		if !ok {
-			return nil, pgerror.Unsupported("the value for distribution key %s of table %s must be a constant or a parameter", t.Key, name)
+			// A computed key: the router evaluates the rows first.
+			return planInsertSelect(ctx, t, s, sel, keyCol, sql)
 		}
 		if k.Null {
 			return nil, nullKeyError(t)
