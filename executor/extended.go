@@ -139,7 +139,7 @@ func runsOnOneCluster(p planner.Plan) bool {
 
 func runsOnBackends(p planner.Plan) bool {
 	switch p.(type) {
-	case *planner.Broadcast, *planner.SplitInsert, *planner.Scatter, *planner.Combine, *planner.FanOut, *planner.InsertSelect:
+	case *planner.Broadcast, *planner.SplitInsert, *planner.Scatter, *planner.Combine, *planner.FanOut, *planner.InsertSelect, *planner.Locate:
 		return true
 	}
 	return runsOnOneCluster(p)
@@ -576,6 +576,8 @@ func (s *Session) Execute(ctx context.Context, name string, maxRows uint32) erro
 		return s.runFanOut(ctx, pl, p.ps.Stmt, p.bound)
 	case *planner.InsertSelect:
 		return s.runInsertSelect(ctx, pl, p.bound)
+	case *planner.Locate:
+		return s.runLocate(ctx, pl, p.ps.Stmt, p.bound)
 	case *planner.Finish:
 		return s.runFinish(ctx, pl, p.bound, false, p.ps.Stmt.Consistency)
 	case *planner.Scatter:

@@ -224,7 +224,11 @@ func (s *Session) runOneByOne(ctx context.Context, b *planner.Broadcast, st plan
 		return err
 	}
 	if s.state != txIdle || s.coordinated || len(s.participants) > 0 {
-		return s.stmtError(ctx, pgerror.New(pgerror.ActiveSQLTransaction, "%s cannot run inside a transaction block", strings.Fields(st.SQL)[0]))
+		cmd := b.Command
+		if cmd == "" {
+			cmd = strings.ToUpper(strings.Fields(st.SQL)[0])
+		}
+		return s.stmtError(ctx, pgerror.New(pgerror.ActiveSQLTransaction, "%s cannot run inside a transaction block", cmd))
 	}
 	var tag string
 	errSent := new(bool)

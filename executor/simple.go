@@ -199,6 +199,8 @@ func (s *Session) runStatement(ctx context.Context, st planner.Statement, _ *pla
 		return s.runFanOut(ctx, p, st, nil)
 	case *planner.InsertSelect:
 		return s.runInsertSelect(ctx, p, nil)
+	case *planner.Locate:
+		return s.runLocate(ctx, p, st, nil)
 	case *planner.Finish:
 		return s.runFinish(ctx, p, nil, true, st.Consistency)
 	case *planner.Scatter:

@@ -111,6 +111,9 @@ type Broadcast struct {
 	// functions, schemas, extensions): the coordinator gets it too, so
 	// that it can finish statements that use them.
 	Coordinator bool
+	// Command names a statement that cannot run in a transaction block
+	// (CREATE INDEX CONCURRENTLY), for the error PostgreSQL gives.
+	Command string
 }
 
 func (p *Broadcast) explain(b *strings.Builder) {

@@ -267,13 +267,7 @@ func (sc *Scatter) build(ctx *Context, s *pg_query.SelectStmt) (bool, error) {
 }
 
 // quotedNames quotes each part of a qualified name.
-func quotedNames(nodes []*pg_query.Node) []string {
-	var out []string
-	for _, n := range nameList(nodes) {
-		out = append(out, `"`+strings.ReplaceAll(n, `"`, `""`)+`"`)
-	}
-	return out
-}
+func quotedNames(nodes []*pg_query.Node) []string { return quotedNamesOf(nameList(nodes)) }
 
 func str(s string) *pg_query.Node {
 	return &pg_query.Node{Node: &pg_query.Node_String_{String_: &pg_query.String{Sval: s}}}

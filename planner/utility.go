@@ -23,11 +23,18 @@ import (
 // outside the map goes to the default cluster. A statement kind not known
 // to be safe on tables of the map is refused.
 func planUtility(ctx *Context, stmt proto.Message, sql string) (Plan, error) {
+	if err := checkUniqueKeys(ctx, stmt); err != nil {
+		return nil, err
+	}
+	if l := planLocate(stmt, sql); l != nil {
+		return l, nil
+	}
 	a := newAnalysis(ctx)
 	var names [][]string // tables named by plain name lists (DROP, COMMENT)
 	kind := stmtKind(stmt)
 	allowed, transactional := true, true
 	global := false
+	command := "" // a statement that cannot run in a transaction block
 	switch s := stmt.(type) {
 	case *pg_query.CreateStmt:
 		a.visit(s, nil)
@@ -39,10 +46,10 @@ func planUtility(ctx *Context, stmt proto.Message, sql string) (Plan, error) {
 	case *pg_query.IndexStmt:
 		a.visit(s, nil)
 		if s.Concurrent {
-			if t := ctx.lookupTable(s.Relation.Schemaname, s.Relation.Relname); t != nil {
-				return nil, pgerror.Unsupported("CREATE INDEX CONCURRENTLY on table %s of the shard map is not supported yet", tableName(t)).
-					WithHint("Use CREATE INDEX without CONCURRENTLY.")
-			}
+			// One cluster after another, each outside a transaction: not
+			// atomic (a failure leaves the index on the clusters before).
+			transactional = false
+			command = "CREATE INDEX CONCURRENTLY"
 		}
 	case *pg_query.TruncateStmt:
 		a.visit(s, nil)
@@ -81,6 +88,15 @@ func planUtility(ctx *Context, stmt proto.Message, sql string) (Plan, error) {
 		}
 	case *pg_query.GrantStmt:
 		a.visit(s, nil)
+		if s.Targtype != pg_query.GrantTargetType_ACL_TARGET_OBJECT || s.Objtype != pg_query.ObjectType_OBJECT_TABLE {
+			global = true // schemas, functions, types, ALL TABLES IN SCHEMA: on every cluster
+		}
+	case *pg_query.CreateSeqStmt:
+		a.visit(s, nil)
+		global = s.Sequence.Relpersistence != "t" // a temporary one lives in the session's default backend
+	case *pg_query.AlterDefaultPrivilegesStmt:
+		a.visit(s, nil)
+		global = true
 	case *pg_query.RenameStmt:
 		a.visit(s, nil)
 		if s.Relation != nil {
@@ -124,7 +140,7 @@ func planUtility(ctx *Context, stmt proto.Message, sql string) (Plan, error) {
 	}
 	if len(tables) == 0 {
 		if global {
-			return &Broadcast{SQL: sql, Clusters: ctx.Map.ClusterNames, Transactional: transactional, Reason: kind + " creates or drops objects every cluster needs", Coordinator: true}, nil
+			return &Broadcast{SQL: sql, Clusters: sortedClusters(ctx.Map), Transactional: transactional, Reason: kind + " creates or drops objects every cluster needs", Coordinator: true}, nil
 		}
 		return defaultRoute(ctx, sql, true), nil
 	}
@@ -146,7 +162,14 @@ func planUtility(ctx *Context, stmt proto.Message, sql string) (Plan, error) {
 				WithHint("Run one statement per table.")
 		}
 	}
-	return &Broadcast{SQL: sql, Clusters: clusters, Transactional: transactional, Reason: fmt.Sprintf("%s of %s on every cluster that holds it", kind, tableName(t0))}, nil
+	return &Broadcast{SQL: sql, Clusters: clusters, Transactional: transactional, Command: command, Reason: fmt.Sprintf("%s of %s on every cluster that holds it", kind, tableName(t0))}, nil
+}
+
+// sortedClusters lists every cluster, sorted.
+func sortedClusters(m *shardmap.Map) []string {
+	cs := slices.Clone(m.ClusterNames)
+	slices.Sort(cs)
+	return cs
 }
 
 // tableClusters lists the clusters that hold a table, sorted.
@@ -170,7 +193,12 @@ func stmtKind(stmt proto.Message) string {
 	case *pg_query.AlterTableStmt:
 		return "ALTER TABLE"
 	case *pg_query.IndexStmt:
+		if s.Concurrent {
+			return "CREATE INDEX CONCURRENTLY"
+		}
 		return "CREATE INDEX"
+	case *pg_query.CreateSeqStmt:
+		return "CREATE SEQUENCE"
 	case *pg_query.TruncateStmt:
 		return "TRUNCATE"
 	case *pg_query.VacuumStmt:
