@@ -139,7 +139,7 @@ func runsOnOneCluster(p planner.Plan) bool {
 
 func runsOnBackends(p planner.Plan) bool {
 	switch p.(type) {
-	case *planner.Broadcast, *planner.SplitInsert, *planner.Scatter, *planner.Combine, *planner.FanOut, *planner.InsertSelect, *planner.Locate:
+	case *planner.Broadcast, *planner.SplitInsert, *planner.Scatter, *planner.Combine, *planner.FanOut, *planner.InsertSelect, *planner.Locate, *planner.GenKeys:
 		return true
 	}
 	return runsOnOneCluster(p)
@@ -195,6 +195,8 @@ func (s *Session) home(ps *Prepared) (string, error) {
 		return targetHome(p.Target), nil
 	case *planner.InsertSelect:
 		return p.Home, nil
+	case *planner.GenKeys:
+		return p.Table.Distribution.Clusters()[0], nil
 	case *planner.Combine:
 		return targetHome(p.Target), nil
 	}
@@ -571,13 +573,15 @@ func (s *Session) Execute(ctx context.Context, name string, maxRows uint32) erro
 	case *planner.Broadcast:
 		return s.runBroadcast(ctx, pl, p.ps.Stmt, p.bound)
 	case *planner.SplitInsert:
-		return s.runSplit(ctx, pl, p.ps.Stmt, p.bound)
+		return s.runSplit(ctx, pl, p.ps.Stmt, p.bound, false)
 	case *planner.FanOut:
 		return s.runFanOut(ctx, pl, p.ps.Stmt, p.bound)
 	case *planner.InsertSelect:
 		return s.runInsertSelect(ctx, pl, p.bound)
 	case *planner.Locate:
 		return s.runLocate(ctx, pl, p.ps.Stmt, p.bound)
+	case *planner.GenKeys:
+		return s.runGenKeys(ctx, pl, p.ps.Stmt, p.bound)
 	case *planner.Finish:
 		return s.runFinish(ctx, pl, p.bound, false, p.ps.Stmt.Consistency)
 	case *planner.Scatter:

@@ -51,12 +51,25 @@ func (s *Session) runInsertSelect(ctx context.Context, p *planner.InsertSelect, 
 	if err != nil || !ok {
 		return err
 	}
-	if n := len(src.fields); p.Columns >= 0 && n != p.Columns {
+	want := p.Columns
+	if p.GenerateKey {
+		want-- // the key is not among the query's columns
+	}
+	if n := len(src.fields); want >= 0 && n != want {
 		msg := "INSERT has more target columns than expressions"
-		if n > p.Columns {
+		if n > want {
 			msg = "INSERT has more expressions than target columns"
 		}
 		return s.stmtError(ctx, pgerror.New(pgerror.SyntaxError, "%s", msg))
+	}
+	if p.GenerateKey && len(src.rows) > 0 {
+		keys, err := s.generateKeys(ctx, p.Table, len(src.rows))
+		if err == nil {
+			err = appendKeys(src, keys)
+		}
+		if err != nil {
+			return s.stmtError(ctx, err)
+		}
 	}
 	groups, order, err := placeRows(p, src)
 	if err != nil {
@@ -169,8 +182,12 @@ func (s *Session) insertNothing(ctx context.Context, p *planner.InsertSelect, sr
 		if err != nil {
 			return s.stmtError(ctx, err)
 		}
-		sql := p.Prefix + valuesText(len(p.SuffixParams), len(src.fields), 1) + p.Suffix
-		oids := append(slices.Clone(suffix.oids), make([]uint32, len(src.fields))...)
+		n := len(src.fields)
+		if p.GenerateKey {
+			n++
+		}
+		sql := p.Prefix + valuesText(len(p.SuffixParams), n, 1) + p.Suffix
+		oids := append(slices.Clone(suffix.oids), make([]uint32, n)...)
 		fields, err := describeOn(ctx, conns[0], sql, oids)
 		if err != nil {
 			return s.stmtError(ctx, err)
@@ -408,6 +425,9 @@ func placeRows(p *planner.InsertSelect, src *sourceRows) (map[string][]int, []st
 // untypedText reports whether source column i is an untyped literal the
 // server made text: it takes the target column's type instead.
 func untypedText(p *planner.InsertSelect, src *sourceRows, i int) bool {
+	if p.GenerateKey && i == p.KeyColumn {
+		return true // a generated key, as text
+	}
 	return i < len(p.Untyped) && p.Untyped[i] && src.fields[i].DataTypeOID == oidText
 }
 

@@ -182,6 +182,12 @@ func (s *Session) runBroadcast(ctx context.Context, b *planner.Broadcast, st pla
 	if err != nil || !ok {
 		return err
 	}
+	s.keyDefaults = nil // DDL may have changed a key's default
+	if b.Sequences != nil {
+		if err := s.rangeSequences(ctx, b.Sequences, b.Clusters); err != nil {
+			return s.stmtError(ctx, err)
+		}
+	}
 	if b.Coordinator && s.snap.Map.Coordinator != "" {
 		// The scratch coordinator gets the object too; it holds no data,
 		// so a failure there is a warning, not the statement's failure.
@@ -257,8 +263,9 @@ func (s *Session) runOneByOne(ctx context.Context, b *planner.Broadcast, st plan
 
 // runSplit runs a multi-row INSERT whose rows belong to several clusters,
 // each cluster inserting its own rows, in one transaction. RETURNING rows
-// come back in the order of the VALUES list, as from one server.
-func (s *Session) runSplit(ctx context.Context, sp *planner.SplitInsert, st planner.Statement, bound *boundParams) error {
+// come back in the order of the VALUES list, as from one server. describe
+// sends the row description (a simple-protocol client).
+func (s *Session) runSplit(ctx context.Context, sp *planner.SplitInsert, st planner.Statement, bound *boundParams, describe bool) error {
 	var params planner.Params
 	if bound != nil {
 		params = bound.params
@@ -274,6 +281,7 @@ func (s *Session) runSplit(ctx context.Context, sp *planner.SplitInsert, st plan
 			parts[i].params, parts[i].oids = bound.subset(p.Params)
 		}
 	}
+	parts[0].describe = describe && sp.Returning && bound != nil
 	cols, ok, err := s.runParts(ctx, parts, bound.resultFormats())
 	if err != nil || !ok {
 		return err
@@ -300,7 +308,7 @@ func (s *Session) runSplit(ctx context.Context, sp *planner.SplitInsert, st plan
 				ordered[parts[i].rows[j]] = r
 			}
 		}
-		if bound == nil {
+		if describe {
 			for _, col := range cols {
 				if col.rowDesc != nil {
 					s.client.WriteRaw('T', col.rowDesc)

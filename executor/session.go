@@ -58,6 +58,13 @@ type Config struct {
 	Replicas Replicas
 	// Reads are the defaults of read routing.
 	Reads ReadDefaults
+	// Keys keeps blocks of generated key values for every session; nil
+	// takes values one statement at a time.
+	Keys *KeyBlocks
+	// Slots gives each cluster its sequence slot (package idrange); nil
+	// numbers the clusters in sorted order, which holds only while the
+	// shard map keeps its clusters.
+	Slots SequenceSlots
 }
 
 // txState is the client-visible transaction state.
@@ -129,6 +136,9 @@ type Session struct {
 	// previous statement's, for SHOW sqlrouter.last_route.
 	route     []string
 	lastRoute string
+	// keyDefaults caches what tables' key columns default to, for INSERTs
+	// that leave the key out.
+	keyDefaults map[string]keyDefault
 }
 
 // NewSession makes a session. startupParams are the client's startup

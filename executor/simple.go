@@ -194,13 +194,15 @@ func (s *Session) runStatement(ctx context.Context, st planner.Statement, _ *pla
 	case *planner.Broadcast:
 		return s.runBroadcast(ctx, p, st, nil)
 	case *planner.SplitInsert:
-		return s.runSplit(ctx, p, st, nil)
+		return s.runSplit(ctx, p, st, nil, true)
 	case *planner.FanOut:
 		return s.runFanOut(ctx, p, st, nil)
 	case *planner.InsertSelect:
 		return s.runInsertSelect(ctx, p, nil)
 	case *planner.Locate:
 		return s.runLocate(ctx, p, st, nil)
+	case *planner.GenKeys:
+		return s.runGenKeys(ctx, p, st, nil)
 	case *planner.Finish:
 		return s.runFinish(ctx, p, nil, true, st.Consistency)
 	case *planner.Scatter:

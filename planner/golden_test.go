@@ -96,6 +96,8 @@ func bindText(p Plan, bind []*string) string {
 			return "bind: " + errorText(err)
 		}
 		return "bind: " + strings.Join(cs, ", ")
+	case *GenKeys:
+		return bindText(p.Inner, bind)
 	case *SplitInsert:
 		parts, err := p.Split(params)
 		if err != nil {

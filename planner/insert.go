@@ -204,7 +204,7 @@ func planInsert(ctx *Context, s *pg_query.InsertStmt, sql string) (Plan, error) 
 		return routeFor(ctx, a, sql, true)
 	}
 	name := tableName(t)
-	if len(s.Cols) == 0 {
+	if len(s.Cols) == 0 && s.SelectStmt != nil {
 		return nil, pgerror.Unsupported("INSERT into distributed table %s without a column list is not supported", name).
 			WithHint("Name the columns: INSERT INTO %s (%s, ...) VALUES (...).", name, t.Key)
 	}
@@ -216,12 +216,10 @@ func planInsert(ctx *Context, s *pg_query.InsertStmt, sql string) (Plan, error) 
 		return nil, err
 	}
 	sel, _ := unwrap(s.SelectStmt).(*pg_query.SelectStmt)
-	if sel == nil {
-		return nil, pgerror.Unsupported("INSERT ... DEFAULT VALUES into distributed table %s is not supported: the row needs a value for distribution key %s", name, t.Key)
-	}
-	if keyCol < 0 {
-		return nil, pgerror.Unsupported("INSERT into distributed table %s must give a value for distribution key %s", name, t.Key).
-			WithHint("Generated keys (serial, identity) are not supported yet; pass the key explicitly.")
+	if sel == nil || keyCol < 0 || defaultKey(sel, keyCol) {
+		// The key comes from its column's default (serial, identity):
+		// the router takes the values before it places the rows.
+		return planGeneratedKeys(ctx, a, t, s, sel, keyCol, sql)
 	}
 	if len(sel.ValuesLists) == 0 || sel.WithClause != nil || len(sel.SortClause) > 0 || sel.LimitCount != nil || sel.LimitOffset != nil {
 		return planInsertSelect(ctx, t, s, sel, keyCol, sql)
@@ -242,9 +240,6 @@ func planInsert(ctx *Context, s *pg_query.InsertStmt, sql string) (Plan, error) 
 			return nil, pgerror.New(pgerror.SyntaxError, "INSERT has more target columns than expressions")
 		}
 		v := l.Items[keyCol]
-		if _, def := unwrap(v).(*pg_query.SetToDefault); def {
-			return nil, pgerror.Unsupported("DEFAULT for distribution key %s of table %s is not supported", t.Key, name)
-		}
 		k, ok, err := a.keyValue(v, t.Distribution.KeyType)
 		if err != nil {
 			return nil, err
@@ -259,6 +254,20 @@ func planInsert(ctx *Context, s *pg_query.InsertStmt, sql string) (Plan, error) 
 		keys[i] = k
 	}
 	return splitOrRoute(ctx, t, s, keys, sql)
+}
+
+// newSplitInsert makes the split of an INSERT ... VALUES whose rows have
+// the given keys.
+func newSplitInsert(ctx *Context, t *shardmap.Table, s *pg_query.InsertStmt, keys []KeyExpr, sql string) *SplitInsert {
+	tree := &pg_query.ParseResult{Version: ctx.version, Stmts: []*pg_query.RawStmt{{Stmt: &pg_query.Node{Node: &pg_query.Node_InsertStmt{InsertStmt: s}}}}}
+	return &SplitInsert{
+		SQL:               sql,
+		Table:             t,
+		Keys:              keys,
+		Returning:         len(s.ReturningList) > 0,
+		onConflictNothing: s.OnConflictClause != nil && s.OnConflictClause.Action == pg_query.OnConflictAction_ONCONFLICT_NOTHING,
+		tree:              tree,
+	}
 }
 
 // splitOrRoute makes a Route when the rows go to one cluster (always, for a
@@ -283,15 +292,7 @@ func splitOrRoute(ctx *Context, t *shardmap.Table, s *pg_query.InsertStmt, keys 
 			return &Route{SQL: sql, Target: target, Write: true}, nil
 		}
 	}
-	tree := &pg_query.ParseResult{Version: ctx.version, Stmts: []*pg_query.RawStmt{{Stmt: &pg_query.Node{Node: &pg_query.Node_InsertStmt{InsertStmt: s}}}}}
-	sp := &SplitInsert{
-		SQL:               sql,
-		Table:             t,
-		Keys:              keys,
-		Returning:         len(s.ReturningList) > 0,
-		onConflictNothing: s.OnConflictClause != nil && s.OnConflictClause.Action == pg_query.OnConflictAction_ONCONFLICT_NOTHING,
-		tree:              tree,
-	}
+	sp := newSplitInsert(ctx, t, s, keys, sql)
 	if allConst {
 		clusters := make([]string, len(keys))
 		for i, k := range keys {

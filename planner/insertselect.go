@@ -54,6 +54,10 @@ type InsertSelect struct {
 	// NULL): PostgreSQL gives them the target column's type, so they
 	// travel as text of no declared type. Nil when unknown.
 	Untyped []bool
+	// GenerateKey is set when the SELECT leaves out the key: the router
+	// takes a value of the key column's default for each row and adds it
+	// as the last column (KeyColumn, the last of Columns).
+	GenerateKey bool
 }
 
 func (p *InsertSelect) explain(b *strings.Builder) {

@@ -114,6 +114,16 @@ type Broadcast struct {
 	// Command names a statement that cannot run in a transaction block
 	// (CREATE INDEX CONCURRENTLY), for the error PostgreSQL gives.
 	Command string
+	// Sequences, for DDL that may create sequences, says which ones each
+	// cluster's copy must give its range of values (package idrange).
+	Sequences *SequenceScope
+}
+
+// SequenceScope names the sequences a DDL statement may create: those a
+// table owns (serial and identity columns), or one by name. Names are
+// quoted and qualified.
+type SequenceScope struct {
+	Table, Sequence string
 }
 
 func (p *Broadcast) explain(b *strings.Builder) {
@@ -122,6 +132,13 @@ func (p *Broadcast) explain(b *strings.Builder) {
 		mode = "one by one, no transaction"
 	}
 	fmt.Fprintf(b, "Broadcast (%s): %s\n  %s\n", mode, strings.Join(p.Clusters, ", "), p.Reason)
+	switch {
+	case p.Sequences == nil:
+	case p.Sequences.Table != "":
+		fmt.Fprintf(b, "  then each cluster's sequences of %s get its id range\n", p.Sequences.Table)
+	default:
+		fmt.Fprintf(b, "  then each cluster's copy of %s gets its id range\n", p.Sequences.Sequence)
+	}
 }
 
 // CursorCommand is FETCH, MOVE or CLOSE of a cursor: it runs where the

@@ -140,7 +140,11 @@ func planUtility(ctx *Context, stmt proto.Message, sql string) (Plan, error) {
 	}
 	if len(tables) == 0 {
 		if global {
-			return &Broadcast{SQL: sql, Clusters: sortedClusters(ctx.Map), Transactional: transactional, Reason: kind + " creates or drops objects every cluster needs", Coordinator: true}, nil
+			b := &Broadcast{SQL: sql, Clusters: sortedClusters(ctx.Map), Transactional: transactional, Reason: kind + " creates or drops objects every cluster needs", Coordinator: true}
+			if cs, ok := stmt.(*pg_query.CreateSeqStmt); ok {
+				b.Sequences = &SequenceScope{Sequence: rangeVarName(cs.Sequence)}
+			}
+			return b, nil
 		}
 		return defaultRoute(ctx, sql, true), nil
 	}
@@ -162,7 +166,63 @@ func planUtility(ctx *Context, stmt proto.Message, sql string) (Plan, error) {
 				WithHint("Run one statement per table.")
 		}
 	}
-	return &Broadcast{SQL: sql, Clusters: clusters, Transactional: transactional, Command: command, Reason: fmt.Sprintf("%s of %s on every cluster that holds it", kind, tableName(t0))}, nil
+	b := &Broadcast{SQL: sql, Clusters: clusters, Transactional: transactional, Command: command, Reason: fmt.Sprintf("%s of %s on every cluster that holds it", kind, tableName(t0))}
+	if t0.Distribution != nil && createsSequences(stmt) {
+		schema := t0.Schema
+		if schema == "" {
+			schema = "public"
+		}
+		b.Sequences = &SequenceScope{Table: strings.Join(quotedNamesOf([]string{schema, t0.Name}), ".")}
+	}
+	return b, nil
+}
+
+// createsSequences reports CREATE TABLE and ALTER TABLE that make serial
+// or identity columns.
+func createsSequences(stmt proto.Message) bool {
+	column := func(n *pg_query.Node) bool {
+		c, ok := unwrap(n).(*pg_query.ColumnDef)
+		if !ok {
+			return false
+		}
+		if c.TypeName != nil {
+			names := nameList(c.TypeName.Names)
+			switch names[len(names)-1] {
+			case "serial", "serial4", "bigserial", "serial8", "smallserial", "serial2":
+				return true
+			}
+		}
+		for _, k := range c.Constraints {
+			if con, ok := unwrap(k).(*pg_query.Constraint); ok && con.Contype == pg_query.ConstrType_CONSTR_IDENTITY {
+				return true
+			}
+		}
+		return false
+	}
+	switch s := stmt.(type) {
+	case *pg_query.CreateStmt:
+		for _, e := range s.TableElts {
+			if column(e) {
+				return true
+			}
+		}
+	case *pg_query.AlterTableStmt:
+		for _, n := range s.Cmds {
+			cmd, ok := unwrap(n).(*pg_query.AlterTableCmd)
+			if ok && (cmd.Subtype == pg_query.AlterTableType_AT_AddIdentity || column(cmd.Def)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// rangeVarName quotes a relation's name as written.
+func rangeVarName(rv *pg_query.RangeVar) string {
+	if rv.Schemaname != "" {
+		return strings.Join(quotedNamesOf([]string{rv.Schemaname, rv.Relname}), ".")
+	}
+	return strings.Join(quotedNamesOf([]string{rv.Relname}), ".")
 }
 
 // sortedClusters lists every cluster, sorted.

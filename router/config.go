@@ -25,7 +25,17 @@ type Config struct {
 	Limits      LimitsConfig      `mapstructure:"limits"`
 	Txn         TxnConfig         `mapstructure:"txn"`
 	Replication ReplicationConfig `mapstructure:"replication"`
+	Sequences   SequencesConfig   `mapstructure:"sequences"`
 	Log         LogConfig         `mapstructure:"log"`
+}
+
+// SequencesConfig says where the clusters' sequence slots live: each
+// cluster's copy of a sequence created through the router hands out only
+// the ids of its slot, so that ids are unique across clusters.
+type SequencesConfig struct {
+	// SlotPrefix is the etcd prefix of the slots (default
+	// /sqlrouter/sequence_slots/). Routers sharing clusters share it.
+	SlotPrefix string `mapstructure:"slot_prefix"`
 }
 
 // ReplicationConfig says how reads use the clusters' replicas.

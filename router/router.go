@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sqlrouter/sqlrouter/executor"
+	"github.com/sqlrouter/sqlrouter/idrange"
 	"github.com/sqlrouter/sqlrouter/planner"
 	"github.com/sqlrouter/sqlrouter/proxy"
 	"github.com/sqlrouter/sqlrouter/replication"
@@ -104,6 +105,8 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*Router, error
 		Stats:       &executor.Stats{},
 		Replicas:    tracker,
 		Reads:       reads,
+		Keys:        &executor.KeyBlocks{},
+		Slots:       idrange.NewSlots(cli, cfg.Sequences.SlotPrefix),
 	}
 	server, err := proxy.NewServer(proxy.Config{
 		Auth:           cfg.proxyAuth(),

@@ -18,7 +18,7 @@ import (
 func assertPlaced(t *testing.T, table, key, dist string) int {
 	t.Helper()
 	total := 0
-	for _, cl := range clusters() {
+	for _, cl := range holders(t, table) {
 		for _, r := range rowsOn(t, cl, fmt.Sprintf("SELECT %s FROM %s", key, table)) {
 			var k shardmap.Key
 			if n, err := strconv.ParseInt(r, 10, 64); err == nil {

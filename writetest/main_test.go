@@ -184,3 +184,19 @@ func countOn(t testing.TB, cluster, table, where string, args ...any) int {
 	}
 	return n
 }
+
+// holders lists the clusters where a table exists.
+func holders(t testing.TB, table string) []string {
+	t.Helper()
+	var out []string
+	for _, cl := range clusters() {
+		var ok bool
+		if err := primary(t, cl).QueryRow(ctxT(t), "SELECT to_regclass($1) IS NOT NULL", table).Scan(&ok); err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			out = append(out, cl)
+		}
+	}
+	return out
+}
