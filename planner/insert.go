@@ -3,8 +3,10 @@ package planner
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 	"google.golang.org/protobuf/proto"
@@ -29,8 +31,85 @@ type SplitInsert struct {
 	onConflictNothing bool
 	tree              *pg_query.ParseResult // the statement alone, to rewrite per cluster
 	parts             sync.Map              // grouping signature -> []Part, for statements with parameters
+	cached            atomic.Int32          // entries in parts
 	static            []Part                // the split, when no key is a parameter
+	uniform           *paramRows            // set when every row holds only parameters
 }
+
+// paramRows is an INSERT whose VALUES rows hold nothing but parameters,
+// as drivers write batch inserts: a cluster's statement is written from
+// a template instead of deparsing a rewritten tree, which for thousands
+// of parameters costs far more than the insert.
+type paramRows struct {
+	prefix, suffix string
+	// suffixParams are the statement's parameters that ON CONFLICT and
+	// RETURNING use, in the order $1..$k of the template.
+	suffixParams []int
+	rows         [][]int // each row's parameter numbers
+}
+
+// rewrite writes the statement for some rows: the template's parameters
+// first, then the rows'.
+func (u *paramRows) rewrite(keep []int) (string, []int) {
+	params := slices.Clone(u.suffixParams)
+	var b strings.Builder
+	b.WriteString(u.prefix)
+	for i, r := range keep {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for j, n := range u.rows[r] {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			params = append(params, n)
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(len(params)))
+		}
+		b.WriteByte(')')
+	}
+	b.WriteString(u.suffix)
+	return b.String(), params
+}
+
+// uniformRows returns the template of an INSERT whose VALUES rows hold
+// only parameters, or nil.
+func uniformRows(ctx *Context, s *pg_query.InsertStmt) *paramRows {
+	sel, ok := unwrap(s.SelectStmt).(*pg_query.SelectStmt)
+	if !ok || len(sel.ValuesLists) < 2 || s.WithClause != nil {
+		return nil
+	}
+	u := &paramRows{}
+	for _, row := range sel.ValuesLists {
+		l, ok := unwrap(row).(*pg_query.List)
+		if !ok {
+			return nil
+		}
+		var nums []int
+		for _, v := range l.Items {
+			p, ok := unwrap(v).(*pg_query.ParamRef)
+			if !ok {
+				return nil
+			}
+			nums = append(nums, int(p.Number))
+		}
+		u.rows = append(u.rows, nums)
+	}
+	tmpl := proto.Clone(s).(*pg_query.InsertStmt)
+	tmpl.SelectStmt = nil
+	u.suffixParams = renumberParams(tmpl)
+	var err error
+	if u.prefix, u.suffix, err = insertTemplate(ctx, tmpl); err != nil {
+		return nil
+	}
+	return u
+}
+
+// maxCachedSplits bounds the splits one statement keeps: a batch insert
+// of many rows has as many groupings as there are ways to spread its
+// keys, and each would otherwise stay in memory with the plan.
+const maxCachedSplits = 64
 
 // Part is the INSERT one cluster runs.
 type Part struct {
@@ -74,7 +153,11 @@ func (s *SplitInsert) Split(p Params) ([]Part, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.parts.Store(sig, parts)
+	if s.cached.Load() < maxCachedSplits {
+		if _, loaded := s.parts.LoadOrStore(sig, parts); !loaded {
+			s.cached.Add(1)
+		}
+	}
 	return parts, nil
 }
 
@@ -120,6 +203,11 @@ func (s *SplitInsert) build(clusters []string) ([]Part, error) {
 	}
 	parts := make([]Part, 0, len(order))
 	for _, c := range order {
+		if s.uniform != nil {
+			sql, params := s.uniform.rewrite(rows[c])
+			parts = append(parts, Part{Cluster: c, SQL: sql, Rows: rows[c], Params: params})
+			continue
+		}
 		sql, params, err := s.rewrite(rows[c])
 		if err != nil {
 			return nil, err
@@ -267,6 +355,7 @@ func newSplitInsert(ctx *Context, t *shardmap.Table, s *pg_query.InsertStmt, key
 		Returning:         len(s.ReturningList) > 0,
 		onConflictNothing: s.OnConflictClause != nil && s.OnConflictClause.Action == pg_query.OnConflictAction_ONCONFLICT_NOTHING,
 		tree:              tree,
+		uniform:           uniformRows(ctx, s),
 	}
 }
 

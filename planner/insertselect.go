@@ -241,22 +241,14 @@ func pullInsert(ctx *Context, t *shardmap.Table, s *pg_query.InsertStmt, sel *pg
 	tmpl.WithClause = nil
 	tmpl.SelectStmt = nil
 	suffixParams := renumberParams(tmpl)
-	marker := &pg_query.Node{Node: &pg_query.Node_ColumnRef{ColumnRef: &pg_query.ColumnRef{Fields: []*pg_query.Node{str(rowsMarker)}}}}
-	tmpl.SelectStmt = &pg_query.Node{Node: &pg_query.Node_SelectStmt{SelectStmt: &pg_query.SelectStmt{
-		ValuesLists: []*pg_query.Node{{Node: &pg_query.Node_List{List: &pg_query.List{Items: []*pg_query.Node{marker}}}}},
-	}}}
-	text, err := deparse(ctx, tmpl)
+	prefix, suffix, err := insertTemplate(ctx, tmpl)
 	if err != nil {
 		return nil, err
-	}
-	i := strings.Index(text, "("+rowsMarker+")")
-	if i < 0 {
-		return nil, pgerror.New(pgerror.InternalError, "rewriting INSERT ... SELECT: no row marker in %q", text)
 	}
 	p := &InsertSelect{
 		SQL: sql, Table: t, Source: source, SourceSQL: srcSQL, SourceParams: srcParams,
 		Columns: len(s.Cols), KeyColumn: keyCol,
-		Prefix: text[:i], Suffix: text[i+len(rowsMarker)+2:], SuffixParams: suffixParams,
+		Prefix: prefix, Suffix: suffix, SuffixParams: suffixParams,
 		Returning: len(s.ReturningList) > 0,
 	}
 	if oc := s.OnConflictClause; oc != nil {
@@ -350,6 +342,25 @@ func untypedColumns(sel *pg_query.SelectStmt) []bool {
 // rowsMarker stands for the rows in the INSERT template while it is
 // deparsed.
 const rowsMarker = "_sqlrouter_rows_"
+
+// insertTemplate deparses an INSERT without its rows (tmpl.SelectStmt is
+// nil) into the text before and after its VALUES rows.
+func insertTemplate(ctx *Context, tmpl *pg_query.InsertStmt) (prefix, suffix string, err error) {
+	marker := &pg_query.Node{Node: &pg_query.Node_ColumnRef{ColumnRef: &pg_query.ColumnRef{Fields: []*pg_query.Node{str(rowsMarker)}}}}
+	tmpl.SelectStmt = &pg_query.Node{Node: &pg_query.Node_SelectStmt{SelectStmt: &pg_query.SelectStmt{
+		ValuesLists: []*pg_query.Node{{Node: &pg_query.Node_List{List: &pg_query.List{Items: []*pg_query.Node{marker}}}}},
+	}}}
+	defer func() { tmpl.SelectStmt = nil }()
+	text, err := deparse(ctx, tmpl)
+	if err != nil {
+		return "", "", err
+	}
+	i := strings.Index(text, "("+rowsMarker+")")
+	if i < 0 {
+		return "", "", pgerror.New(pgerror.InternalError, "rewriting INSERT: no row marker in %q", text)
+	}
+	return text[:i], text[i+len(rowsMarker)+2:], nil
+}
 
 // pullToCopies plans an INSERT into a reference table or a table outside
 // the map whose rows the router must compute once and copy: those that
