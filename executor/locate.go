@@ -64,6 +64,6 @@ func (s *Session) runLocate(ctx context.Context, l *planner.Locate, st planner.S
 		// Nowhere: the default cluster answers as PostgreSQL would.
 		all = []string{s.snap.Map.DefaultClusterName()}
 	}
-	b := &planner.Broadcast{SQL: l.SQL, Clusters: all, Transactional: l.Transactional, Command: l.Command}
+	b := &planner.Broadcast{SQL: l.SQL, Clusters: all, Transactional: l.Transactional, Command: l.Command, Sequences: l.Sequences}
 	return s.runBroadcast(ctx, b, st, bound)
 }

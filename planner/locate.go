@@ -26,6 +26,11 @@ type Locate struct {
 	// Command names the statement in the error PostgreSQL gives when it
 	// cannot run in a transaction block.
 	Command string
+	// Sequences, for ALTER SEQUENCE, gives each cluster's copy its id
+	// range afterwards (copies that have it already are left alone), so
+	// that a copy made outside the router (pg_dump to a new cluster) gets
+	// its cluster's range.
+	Sequences *SequenceScope
 }
 
 func (l *Locate) explain(b *strings.Builder) {
@@ -34,6 +39,9 @@ func (l *Locate) explain(b *strings.Builder) {
 		mode = "one by one, no transaction"
 	}
 	fmt.Fprintf(b, "Locate (%s): every cluster that has %s %s\n", mode, l.What, strings.Join(l.Objects, ", "))
+	if l.Sequences != nil {
+		fmt.Fprintf(b, "  then each cluster's copy of %s gets its id range\n", l.Sequences.Sequence)
+	}
 }
 
 // planLocate returns a Locate for statements that name indexes or
@@ -81,8 +89,9 @@ func planLocate(stmt proto.Message, sql string) *Locate {
 		}
 		names = append(names, rangeVar(s.Relation))
 	case *pg_query.AlterSeqStmt:
-		what = "sequence"
-		names = append(names, rangeVar(s.Sequence))
+		l := &Locate{SQL: sql, What: "sequence", Transactional: true, Objects: []string{rangeVarName(s.Sequence)}}
+		l.Sequences = &SequenceScope{Sequence: l.Objects[0]}
+		return l
 	case *pg_query.CommentStmt:
 		if !kind(s.Objtype) {
 			return nil

@@ -92,11 +92,7 @@ func TestGeneratedIdsAreUniqueAcrossClusters(t *testing.T) {
 	// Each cluster's copies hold their slot's range, and slots differ.
 	seen := map[int]string{}
 	for _, cl := range clusters() {
-		resp, err := stack.Etcd.Get(ctxT(t), idrange.DefaultPrefix+"cluster/"+cl)
-		if err != nil || len(resp.Kvs) != 1 {
-			t.Fatalf("slot of %s in etcd: %v %v", cl, resp, err)
-		}
-		slot, _ := strconv.Atoi(string(resp.Kvs[0].Value))
+		slot := slotOf(t, cl)
 		if other, dup := seen[slot]; dup {
 			t.Errorf("clusters %s and %s share slot %d", other, cl, slot)
 		}
@@ -110,6 +106,22 @@ func TestGeneratedIdsAreUniqueAcrossClusters(t *testing.T) {
 		}
 	}
 
+	// A copy made outside the router (pg_dump of s0 onto a new cluster)
+	// holds another cluster's range; any ALTER SEQUENCE through the
+	// router gives it its own.
+	mustExec(t, connect(t), `CREATE SEQUENCE id_copy`)
+	s0lo, s0hi, _ := idrange.Range("bigint", slotOf(t, "s0"))
+	if _, err := primary(t, "s1").Exec(ctxT(t), fmt.Sprintf(`ALTER SEQUENCE id_copy MINVALUE %d MAXVALUE %d START WITH %d RESTART WITH %d`, s0lo, s0hi, s0lo, s0lo)); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, connect(t), `ALTER SEQUENCE id_copy NO CYCLE`)
+	for _, cl := range clusters() {
+		lo, hi, _ := idrange.Range("bigint", slotOf(t, cl))
+		if got := rowsOn(t, cl, `SELECT seqmin, seqmax FROM pg_sequence WHERE seqrelid = 'id_copy'::regclass`); len(got) != 1 || got[0] != fmt.Sprintf("%d|%d", lo, hi) {
+			t.Errorf("id_copy on %s after ALTER SEQUENCE through the router: %v, want %d|%d", cl, got, lo, hi)
+		}
+	}
+
 	// The end of a range is an error, not the next cluster's ids.
 	c := connect(t)
 	mustExec(t, c, `CREATE SEQUENCE id_tiny AS smallint`)
@@ -120,6 +132,20 @@ func TestGeneratedIdsAreUniqueAcrossClusters(t *testing.T) {
 	if _, err := c.Exec(ctxT(t), `SELECT nextval('id_tiny')`); sqlstate(err) != "2200H" {
 		t.Errorf("nextval past the end of the cluster's range: %v, want 2200H", err)
 	}
+}
+
+// slotOf reads a cluster's sequence slot from etcd.
+func slotOf(t *testing.T, cluster string) int {
+	t.Helper()
+	resp, err := stack.Etcd.Get(ctxT(t), idrange.DefaultPrefix+"cluster/"+cluster)
+	if err != nil || len(resp.Kvs) != 1 {
+		t.Fatalf("slot of %s in etcd: %v %v", cluster, resp, err)
+	}
+	slot, err := strconv.Atoi(string(resp.Kvs[0].Value))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return slot
 }
 
 // assertUnique checks that no value of a column appears twice in the
