@@ -14,10 +14,7 @@ import (
 // client's transaction: the clusters' command tags are added up and their
 // RETURNING rows concatenated.
 func (s *Session) runFanOut(ctx context.Context, f *planner.FanOut, st planner.Statement, bound *boundParams) error {
-	var params planner.Params
-	if bound != nil {
-		params = bound.params
-	}
+	params, _ := bound.values()
 	clusters, err := f.Target.Resolve(params)
 	if err != nil {
 		return s.stmtError(ctx, err)
@@ -35,6 +32,34 @@ func (s *Session) runFanOut(ctx context.Context, f *planner.FanOut, st planner.S
 	}
 	s.relayConcatenated(cols, bound == nil)
 	return nil
+}
+
+// values returns the parameters of a Bind and their declared types (none
+// for the simple protocol).
+func (b *boundParams) values() (planner.Params, []uint32) {
+	if b == nil {
+		return planner.Params{}, nil
+	}
+	return b.params, b.oids
+}
+
+// settle delivers what is queued before a statement the router spreads
+// itself; ok is false when the batch has already failed. With block, a
+// transaction under way becomes a block on every cluster it reached: the
+// router's own queries end with Sync, which would end an implicit one.
+func (s *Session) settle(ctx context.Context, block bool) (bool, error) {
+	if err := s.drain(ctx); err != nil {
+		return false, err
+	}
+	if s.pipe.failed {
+		return false, nil
+	}
+	if block && len(s.participants) > 0 {
+		if err := s.coordinate(ctx); err != nil {
+			return false, s.stmtError(ctx, err)
+		}
+	}
+	return true, nil
 }
 
 // relayConcatenated sends the clusters' rows one cluster after another and

@@ -30,17 +30,10 @@ type sourceRows struct {
 // clusters), its rows are kept, and each cluster then inserts its own
 // rows. RETURNING rows come back in the source's order.
 func (s *Session) runInsertSelect(ctx context.Context, p *planner.InsertSelect, bound *boundParams) error {
-	if err := s.drain(ctx); err != nil {
+	if ok, err := s.settle(ctx, false); !ok {
 		return err
 	}
-	if s.pipe.failed {
-		return nil
-	}
-	var params planner.Params
-	var oids []uint32
-	if bound != nil {
-		params, oids = bound.params, bound.oids
-	}
+	params, oids := bound.values()
 	if err := s.coordinate(ctx); err != nil {
 		return s.stmtError(ctx, err)
 	}
@@ -141,27 +134,19 @@ func (s *Session) relayInserted(p *planner.InsertSelect, parts []multiPart, cols
 		s.client.WriteRaw('T', cols[0].rowDesc)
 	}
 	var tags []string
-	ordered := make([][]byte, 0, total)
-	exact := !p.DoNothing
-	if exact {
-		ordered = ordered[:total]
-	}
-	for i, col := range cols {
+	var ordered [][]byte
+	for _, col := range cols {
 		tags = append(tags, col.tag)
-		if !p.Returning {
-			continue
-		}
-		if !exact {
+		if p.DoNothing {
+			// Rows that met a conflict return nothing: on one cluster
+			// (the only case allowed) the parts' rows are in order.
 			ordered = append(ordered, col.rows...)
-			continue
 		}
-		if len(col.rows) != len(parts[i].rows) {
-			s.sendError(pgerror.Unsupported("INSERT ... RETURNING over several clusters returned %d rows for %d inserted on cluster %s; the order of the returned rows could not be kept", len(col.rows), len(parts[i].rows), parts[i].cluster))
-			s.statementFailed()
+	}
+	if p.Returning && !p.DoNothing {
+		var ok bool
+		if ordered, ok = s.inOrder(parts, cols, total); !ok {
 			return nil
-		}
-		for j, r := range col.rows {
-			ordered[parts[i].rows[j]] = r
 		}
 	}
 	for _, r := range ordered {

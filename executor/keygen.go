@@ -157,18 +157,8 @@ func (s *Session) generateKeys(ctx context.Context, t *shardmap.Table, n int) ([
 // default: it takes the values, then places the rows with them as the
 // statement's extra parameters.
 func (s *Session) runGenKeys(ctx context.Context, g *planner.GenKeys, st planner.Statement, bound *boundParams) error {
-	if err := s.drain(ctx); err != nil {
+	if ok, err := s.settle(ctx, true); !ok {
 		return err
-	}
-	if s.pipe.failed {
-		return nil
-	}
-	if len(s.participants) > 0 {
-		// Taking values ends with a Sync: the transaction under way must
-		// be a block by then.
-		if err := s.coordinate(ctx); err != nil {
-			return s.stmtError(ctx, err)
-		}
 	}
 	keys, err := s.generateKeys(ctx, g.Table, g.Count)
 	if err != nil {

@@ -13,18 +13,8 @@ import (
 // runLocate runs a statement about indexes or sequences on the clusters
 // that have every one of them, found by asking each cluster.
 func (s *Session) runLocate(ctx context.Context, l *planner.Locate, st planner.Statement, bound *boundParams) error {
-	if err := s.drain(ctx); err != nil {
+	if ok, err := s.settle(ctx, true); !ok {
 		return err
-	}
-	if s.pipe.failed {
-		return nil
-	}
-	if len(s.participants) > 0 {
-		// The probes end with Sync: the transaction under way must be a
-		// block by then, or they would end it.
-		if err := s.coordinate(ctx); err != nil {
-			return s.stmtError(ctx, err)
-		}
 	}
 	var probe strings.Builder
 	probe.WriteString("SELECT ")

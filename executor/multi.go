@@ -2,8 +2,6 @@ package executor
 
 import (
 	"context"
-	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -266,10 +264,7 @@ func (s *Session) runOneByOne(ctx context.Context, b *planner.Broadcast, st plan
 // come back in the order of the VALUES list, as from one server. describe
 // sends the row description (a simple-protocol client).
 func (s *Session) runSplit(ctx context.Context, sp *planner.SplitInsert, st planner.Statement, bound *boundParams, describe bool) error {
-	var params planner.Params
-	if bound != nil {
-		params = bound.params
-	}
+	params, _ := bound.values()
 	split, err := sp.Split(params)
 	if err != nil {
 		return s.stmtError(ctx, err)
@@ -286,27 +281,14 @@ func (s *Session) runSplit(ctx context.Context, sp *planner.SplitInsert, st plan
 	if err != nil || !ok {
 		return err
 	}
-	inserted := 0
+	var tags []string
 	for _, col := range cols {
-		f := strings.Fields(col.tag)
-		if len(f) == 3 && f[0] == "INSERT" {
-			n, _ := strconv.Atoi(f[2])
-			inserted += n
-		}
+		tags = append(tags, col.tag)
 	}
 	if sp.Returning {
-		ordered := make([][]byte, len(sp.Keys))
-		for i, col := range cols {
-			if len(col.rows) != len(parts[i].rows) {
-				// A trigger or rule changed how many rows came back: the
-				// order cannot be rebuilt, so the statement must not stand.
-				s.sendError(pgerror.Unsupported("INSERT ... RETURNING over several clusters returned %d rows for %d inserted on cluster %s; the order of the returned rows could not be kept", len(col.rows), len(parts[i].rows), parts[i].cluster))
-				s.statementFailed()
-				return nil
-			}
-			for j, r := range col.rows {
-				ordered[parts[i].rows[j]] = r
-			}
+		ordered, ok := s.inOrder(parts, cols, len(sp.Keys))
+		if !ok {
+			return nil
 		}
 		if describe {
 			for _, col := range cols {
@@ -320,6 +302,26 @@ func (s *Session) runSplit(ctx context.Context, sp *planner.SplitInsert, st plan
 			s.client.WriteRaw('D', r)
 		}
 	}
-	s.client.Send(&pgproto3.CommandComplete{CommandTag: []byte(fmt.Sprintf("INSERT 0 %d", inserted))})
+	s.client.Send(&pgproto3.CommandComplete{CommandTag: []byte(sumTags(tags))})
 	return nil
+}
+
+// inOrder puts the RETURNING rows of the parts of a split INSERT back in
+// the order of the statement's total rows. ok is false, with the error
+// sent and the statement failed, when a part returned another number of
+// rows than it inserted (a trigger or rule): the order cannot be rebuilt,
+// so the statement must not stand.
+func (s *Session) inOrder(parts []multiPart, cols []*collector, total int) ([][]byte, bool) {
+	ordered := make([][]byte, total)
+	for i, col := range cols {
+		if len(col.rows) != len(parts[i].rows) {
+			s.sendError(pgerror.Unsupported("INSERT ... RETURNING over several clusters returned %d rows for %d inserted on cluster %s; the order of the returned rows could not be kept", len(col.rows), len(parts[i].rows), parts[i].cluster))
+			s.statementFailed()
+			return nil, false
+		}
+		for j, r := range col.rows {
+			ordered[parts[i].rows[j]] = r
+		}
+	}
+	return ordered, true
 }

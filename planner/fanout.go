@@ -101,7 +101,7 @@ func pinnedTarget(rels []*relRef, d *shardmap.Distribution) Target {
 	var t Target
 	var best *Pin
 	for _, r := range rels {
-		if r.pin != nil && (best == nil || len(r.pin.Values)+len(r.pin.Ranges) < len(best.Values)+len(best.Ranges)) {
+		if r.pin != nil && (best == nil || len(r.pin.Values) < len(best.Values)) {
 			best = r.pin
 		}
 	}

@@ -155,19 +155,7 @@ func planScatter(ctx *Context, stmt proto.Message, sql string) (Plan, bool, erro
 		return nil, false, nil
 	}
 	calls := topLevelCalls(s)
-	var target Target
-	var best *Pin
-	for _, r := range dist {
-		if r.pin != nil && (best == nil || len(r.pin.Values) < len(best.Values)) {
-			best = r.pin
-		}
-	}
-	if best != nil {
-		target.addPin(*best)
-	} else {
-		target.addStatic(d.Clusters()...)
-	}
-	target.finish()
+	target := pinnedTarget(dist, d)
 	grouped := calls.aggregates || len(s.GroupClause) > 0 || s.HavingClause != nil
 	if grouped && !groupedByKey(a, s, top) {
 		if calls.unknown {

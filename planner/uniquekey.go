@@ -21,15 +21,8 @@ func checkUniqueKeys(ctx *Context, stmt any) error {
 			return nil
 		}
 		for _, n := range s.TableElts {
-			switch e := unwrap(n).(type) {
-			case *pg_query.ColumnDef:
-				if err := columnConstraints(t, e); err != nil {
-					return err
-				}
-			case *pg_query.Constraint:
-				if err := tableConstraint(t, e); err != nil {
-					return err
-				}
+			if err := elementConstraints(t, n); err != nil {
+				return err
 			}
 		}
 	case *pg_query.AlterTableStmt:
@@ -42,15 +35,8 @@ func checkUniqueKeys(ctx *Context, stmt any) error {
 			if !ok {
 				continue
 			}
-			switch d := unwrap(cmd.Def).(type) {
-			case *pg_query.ColumnDef:
-				if err := columnConstraints(t, d); err != nil {
-					return err
-				}
-			case *pg_query.Constraint:
-				if err := tableConstraint(t, d); err != nil {
-					return err
-				}
+			if err := elementConstraints(t, cmd.Def); err != nil {
+				return err
 			}
 		}
 	case *pg_query.IndexStmt:
@@ -77,6 +63,17 @@ func distributedTable(ctx *Context, rv *pg_query.RangeVar) *shardmap.Table {
 		return nil
 	}
 	return t
+}
+
+// elementConstraints checks a column definition or a table constraint.
+func elementConstraints(t *shardmap.Table, n *pg_query.Node) error {
+	switch e := unwrap(n).(type) {
+	case *pg_query.ColumnDef:
+		return columnConstraints(t, e)
+	case *pg_query.Constraint:
+		return tableConstraint(t, e)
+	}
+	return nil
 }
 
 // columnConstraints checks PRIMARY KEY and UNIQUE written on a column:
