@@ -223,7 +223,7 @@ func TestUnsupportedStatementsGive0A000(t *testing.T) {
 	c := connect(t)
 	cases := []struct{ sql, mentions string }{
 		{"UPDATE orders o SET amount = 0 FROM customers c WHERE c.name = o.status", "without joining them on customer_id"},
-		{"DELETE FROM customers WHERE id IN (SELECT customer_id FROM orders WHERE amount > 1e9)", "reads table orders"},
+		{"DELETE FROM customers WHERE id IN (SELECT max(customer_id) FROM orders)", "reads table orders"},
 		{"UPDATE customers SET id = id + 1 WHERE id = 4", "UPDATE of distribution key"},
 		{"INSERT INTO customers (name) OVERRIDING USER VALUE VALUES ('no key')", "OVERRIDING USER VALUE"},
 		{"INSERT INTO customers VALUES (1, 'no columns')", "column list"},

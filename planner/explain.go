@@ -131,7 +131,7 @@ func planExplain(ctx *Context, s *pg_query.ExplainStmt, sql string) (Plan, error
 		p.Spread = nil
 	}
 	switch p.(type) {
-	case *Route, *Scatter, *Combine, *Finish, *Broadcast, *SplitInsert, *FanOut, *InsertSelect:
+	case *Route, *Scatter, *Combine, *Finish, *Broadcast, *SplitInsert, *FanOut, *InsertSelect, *GenKeys:
 	default:
 		return nil, pgerror.Unsupported("EXPLAIN of this statement is not supported through the router")
 	}

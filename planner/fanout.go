@@ -71,8 +71,9 @@ func planFanOut(ctx *Context, a *analysis, stmt proto.Message) (*FanOut, error) 
 	}
 	dist := []*relRef{target}
 	var top []*relRef
+	local := localSubqueries(ctx, where, target)
 	for _, r := range a.rels {
-		if r == target || r.table.Reference {
+		if r == target || r.table.Reference || local[r.rv] {
 			continue
 		}
 		if r.depth != 0 || r.table.Distribution != target.table.Distribution {

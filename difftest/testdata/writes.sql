@@ -35,6 +35,13 @@ DELETE FROM w_entries e USING w_accounts a WHERE a.id = e.account_id AND a.owner
 
 DELETE FROM w_entries WHERE account_id IN (2, 3, 4, 5) AND n = 3
 
+-- Subqueries on co-located tables by key run on each cluster.
+UPDATE w_accounts a SET owner = owner || '+' WHERE EXISTS (SELECT 1 FROM w_entries e WHERE e.account_id = a.id AND e.n = 3 AND e.amount > 100) RETURNING id, owner
+
+DELETE FROM w_entries WHERE account_id IN (SELECT id FROM w_accounts WHERE owner = 'o2') AND n = 1 RETURNING account_id
+
+UPDATE w_accounts a SET balance = balance + 2 WHERE NOT EXISTS (SELECT 1 FROM w_entries e WHERE e.account_id = a.id)
+
 -- error 23514
 UPDATE w_accounts SET balance = balance - 100
 
