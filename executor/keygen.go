@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
@@ -24,6 +25,24 @@ const keyBlockSize = 64
 type KeyBlocks struct {
 	mu     sync.Mutex
 	blocks map[string]*keyBlock
+	// gen counts the schema changes this router ran: sessions forget what
+	// they learned of key defaults when it moves.
+	gen atomic.Uint64
+}
+
+// schemaChanged notes DDL run through the router.
+func (k *KeyBlocks) schemaChanged() {
+	if k != nil {
+		k.gen.Add(1)
+	}
+}
+
+// generation is the count of schema changes so far.
+func (k *KeyBlocks) generation() uint64 {
+	if k == nil {
+		return 0
+	}
+	return k.gen.Load()
 }
 
 type keyBlock struct {
@@ -64,6 +83,7 @@ func (k *KeyBlocks) take(ctx context.Context, key string, n int, fetch func(ctx 
 // keyDefault is what a key column takes when an INSERT leaves it out.
 type keyDefault struct {
 	sequence string // the sequence of a serial or identity column
+	oid      string // and its OID: a sequence made again is another one
 	expr     string // else the column's DEFAULT expression
 	notNull  bool
 }
@@ -84,13 +104,19 @@ func qualifiedName(t *shardmap.Table) string {
 }
 
 // keyDefaultOf asks the cluster c what the table's key column defaults
-// to; the answer is kept for the session (DDL through it forgets it).
+// to; the answer is kept for the session until DDL runs through the
+// router (DDL run on the clusters directly is not seen: a key's default
+// changed there takes effect in new sessions).
 func (s *Session) keyDefaultOf(ctx context.Context, c *conn, t *shardmap.Table) (keyDefault, error) {
 	name := qualifiedName(t)
+	if gen := s.cfg.Keys.generation(); gen != s.keyDefaultsGen {
+		s.keyDefaults, s.keyDefaultsGen = nil, gen
+	}
 	if d, ok := s.keyDefaults[name]; ok {
 		return d, nil
 	}
-	rows, err := c.queryParams(ctx, `SELECT a.attnotnull, coalesce(pg_get_serial_sequence($1, $2), ''), coalesce(pg_get_expr(d.adbin, d.adrelid), '')
+	rows, err := c.queryParams(ctx, `SELECT a.attnotnull, coalesce(pg_get_serial_sequence($1, $2), ''), coalesce(pg_get_expr(d.adbin, d.adrelid), ''),
+  coalesce(to_regclass(pg_get_serial_sequence($1, $2))::oid::text, '')
 FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 WHERE a.attrelid = $1::regclass AND a.attname = $2 AND NOT a.attisdropped`, nil, [][]byte{[]byte(name), []byte(t.Key)}, nil)
 	if err != nil {
@@ -99,7 +125,7 @@ WHERE a.attrelid = $1::regclass AND a.attname = $2 AND NOT a.attisdropped`, nil,
 	if len(rows) == 0 {
 		return keyDefault{}, pgerror.New("42703", "column \"%s\" of relation \"%s\" does not exist", t.Key, t.Name)
 	}
-	d := keyDefault{notNull: rows[0][0] == "t", sequence: rows[0][1], expr: rows[0][2]}
+	d := keyDefault{notNull: rows[0][0] == "t", sequence: rows[0][1], expr: rows[0][2], oid: rows[0][3]}
 	if s.keyDefaults == nil {
 		s.keyDefaults = map[string]keyDefault{}
 	}
@@ -143,7 +169,7 @@ func (s *Session) generateKeys(ctx context.Context, t *shardmap.Table, n int) ([
 	}
 	switch {
 	case d.sequence != "":
-		return s.cfg.Keys.take(ctx, c.url+" "+d.sequence, n, query(`SELECT nextval($1::regclass)::text FROM generate_series(1, $2::int)`, d.sequence))
+		return s.cfg.Keys.take(ctx, c.url+" "+d.oid, n, query(`SELECT nextval($1::regclass)::text FROM generate_series(1, $2::int)`, d.sequence))
 	case d.expr != "":
 		return query(`SELECT (`+d.expr+`)::text FROM generate_series(1, $1::int)`)(ctx, n)
 	case d.notNull:

@@ -180,7 +180,11 @@ func (s *Session) runBroadcast(ctx context.Context, b *planner.Broadcast, st pla
 	if err != nil || !ok {
 		return err
 	}
-	s.keyDefaults = nil // DDL may have changed a key's default
+	if !b.DataWrite {
+		// DDL may have changed a key's default, or made its sequence
+		// again: every session looks again.
+		s.cfg.Keys.schemaChanged()
+	}
 	if b.Sequences != nil {
 		if err := s.rangeSequences(ctx, b.Sequences, b.Clusters); err != nil {
 			return s.stmtError(ctx, err)

@@ -137,8 +137,10 @@ type Session struct {
 	route     []string
 	lastRoute string
 	// keyDefaults caches what tables' key columns default to, for INSERTs
-	// that leave the key out.
-	keyDefaults map[string]keyDefault
+	// that leave the key out, as of the router's schema generation
+	// keyDefaultsGen.
+	keyDefaults    map[string]keyDefault
+	keyDefaultsGen uint64
 }
 
 // NewSession makes a session. startupParams are the client's startup

@@ -117,6 +117,9 @@ type Broadcast struct {
 	// Sequences, for DDL that may create sequences, says which ones each
 	// cluster's copy must give its range of values (package idrange).
 	Sequences *SequenceScope
+	// DataWrite is set for a write to a reference table (the others are
+	// DDL).
+	DataWrite bool
 }
 
 // SequenceScope names the sequences a DDL statement may create: those a

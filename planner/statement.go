@@ -240,7 +240,7 @@ func planReferenceWrite(ctx *Context, a *analysis, r *relRef, sql string, withDi
 		return nil, pgerror.Unsupported("a write to reference table %s that calls functions is not supported: each copy could compute a different value", tableName(r.table)).
 			WithHint("Compute the value in the application and pass it as a constant or parameter.")
 	}
-	return &Broadcast{SQL: sql, Clusters: tableClusters(ctx.Map, r.table), Transactional: true, Reason: fmt.Sprintf("write to reference table %s", tableName(r.table))}, nil
+	return &Broadcast{SQL: sql, Clusters: tableClusters(ctx.Map, r.table), Transactional: true, DataWrite: true, Reason: fmt.Sprintf("write to reference table %s", tableName(r.table))}, nil
 }
 
 // errSpans marks the refusals of a statement that needs several clusters

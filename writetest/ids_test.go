@@ -89,6 +89,22 @@ func TestGeneratedIdsAreUniqueAcrossClusters(t *testing.T) {
 	assertUnique(t, "id_notes", "id")
 	assertUnique(t, "id_notes", "g")
 
+	// A table made again gets a new sequence: no session of the router
+	// hands out values it kept from the old one.
+	mustExec(t, conns[1], `DROP TABLE id_big`)
+	mustExec(t, conns[1], `CREATE TABLE id_big (id bigserial PRIMARY KEY, v text)`)
+	for _, c := range conns[:2] {
+		mustExec(t, c, `INSERT INTO id_big (v) SELECT 'again' FROM generate_series(1, 30)`)
+	}
+	var maxID int64
+	if err := conns[0].QueryRow(ctxT(t), `SELECT max(id) FROM id_big`).Scan(&maxID); err != nil {
+		t.Fatal(err)
+	}
+	if lo, _, _ := idrange.Range("bigint", slotOf(t, "s0")); maxID >= lo+2*64 {
+		t.Errorf("after the table was made again, ids reach %d: values of the old sequence were handed out", maxID)
+	}
+	assertUnique(t, "id_big", "id")
+
 	// Each cluster's copies hold their slot's range, and slots differ.
 	seen := map[int]string{}
 	for _, cl := range clusters() {
