@@ -59,6 +59,9 @@ func (s *Session) runExplain(ctx context.Context, e *planner.ExplainPlan, bound 
 		if e.Options != "" {
 			sql = "EXPLAIN (" + e.Options + ") " + st.SQL
 		}
+		if err := s.quiet(ctx); err != nil {
+			return s.stmtError(ctx, err)
+		}
 		for _, c := range conns {
 			s.touched(c.cluster)
 			rows, err := c.queryParams(ctx, sql, sOIDs, values, formats)

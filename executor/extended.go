@@ -161,7 +161,7 @@ func runsOnOneCluster(p planner.Plan) bool {
 
 func runsOnBackends(p planner.Plan) bool {
 	switch p.(type) {
-	case *planner.Broadcast, *planner.SplitInsert, *planner.Scatter, *planner.Combine:
+	case *planner.Broadcast, *planner.SplitInsert, *planner.Scatter, *planner.Combine, *planner.FanOut, *planner.InsertSelect, *planner.Locate, *planner.GenKeys:
 		return true
 	}
 	return runsOnOneCluster(p)
@@ -213,6 +213,12 @@ func (s *Session) home(ps *Prepared) (string, error) {
 		return p.Table.Distribution.Clusters()[0], nil
 	case *planner.Scatter:
 		return targetHome(p.Target), nil
+	case *planner.FanOut:
+		return targetHome(p.Target), nil
+	case *planner.InsertSelect:
+		return p.Home, nil
+	case *planner.GenKeys:
+		return p.Table.Distribution.Clusters()[0], nil
 	case *planner.Combine:
 		return targetHome(p.Target), nil
 	}
@@ -307,7 +313,7 @@ func (s *Session) resolveCluster(plan planner.Plan, params planner.Params) (stri
 				return "", p.Spread, nil
 			}
 		}
-		cl, err := p.Target.ResolveOne(params)
+		cl, err := p.Cluster(params)
 		return cl, plan, err
 	case *planner.CursorCommand:
 		if cl, ok := s.cursors[p.Name]; ok {
@@ -598,7 +604,15 @@ func (s *Session) Execute(ctx context.Context, name string, maxRows uint32) erro
 	case *planner.Broadcast:
 		return s.runBroadcast(ctx, pl, p.ps.Stmt, p.bound)
 	case *planner.SplitInsert:
-		return s.runSplit(ctx, pl, p.ps.Stmt, p.bound)
+		return s.runSplit(ctx, pl, p.ps.Stmt, p.bound, false)
+	case *planner.FanOut:
+		return s.runFanOut(ctx, pl, p.ps.Stmt, p.bound)
+	case *planner.InsertSelect:
+		return s.runInsertSelect(ctx, pl, p.bound)
+	case *planner.Locate:
+		return s.runLocate(ctx, pl, p.ps.Stmt, p.bound)
+	case *planner.GenKeys:
+		return s.runGenKeys(ctx, pl, p.ps.Stmt, p.bound)
 	case *planner.Finish:
 		return s.runFinish(ctx, pl, p.bound, false, p.ps.Stmt.Consistency)
 	case *planner.Scatter:
@@ -694,7 +708,7 @@ func (s *Session) Sync(ctx context.Context) error {
 	s.batchWrites = false
 	s.reportToken()
 	s.newStatement()
-	s.settle()
+	s.releaseIdle()
 	s.recycleRetries()
 	return nil
 }

@@ -66,6 +66,18 @@ type clientSink struct{ s *Session }
 
 func (c clientSink) message(typ byte, body []byte) { c.s.client.WriteRaw(typ, body) }
 
+// quiet delivers everything queued (a settings replay, say) before the
+// caller talks to a backend session directly, outside the pipeline.
+func (s *Session) quiet(ctx context.Context) error {
+	if err := s.drain(ctx); err != nil {
+		return err
+	}
+	if s.pipe.failed {
+		return errSkipped
+	}
+	return nil
+}
+
 // newEntry places e in the session's arena of entries, recycled once no
 // statement is in flight.
 func (s *Session) newEntry(e entry) *entry {

@@ -36,12 +36,12 @@ func (s *Session) pinned() bool {
 	return s.sessionState || s.tempObjects || len(s.cursors) > 0 || s.settings.hasIdentity()
 }
 
-// settle gives backend sessions back to the pool (transaction pooling):
+// releaseIdle gives backend sessions back to the pool (transaction pooling):
 // all of them between transactions, and inside a transaction those that
 // are not part of it (used only to describe a statement, or by a finished
 // coordinator step). A session whose state pins its backend sessions
 // keeps them.
-func (s *Session) settle() {
+func (s *Session) releaseIdle() {
 	if s.cfg.SessionPooling || len(s.pipe.entries) > 0 || s.pinned() {
 		return
 	}
@@ -158,6 +158,6 @@ func (s *Session) Open(ctx context.Context) (map[string]string, error) {
 	}
 	params := maps.Clone(c.ServerParams)
 	maps.Copy(s.reported, params)
-	s.settle()
+	s.releaseIdle()
 	return params, nil
 }

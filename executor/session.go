@@ -61,6 +61,13 @@ type Config struct {
 	// NodeFailed, when set, hears of every backend connection lost to an
 	// I/O error (circuit breakers).
 	NodeFailed func(cluster, url string, err error)
+	// Keys keeps blocks of generated key values for every session; nil
+	// takes values one statement at a time.
+	Keys *KeyBlocks
+	// Slots gives each cluster its sequence slot (package idrange); nil
+	// numbers the clusters in sorted order, which holds only while the
+	// shard map keeps its clusters.
+	Slots SequenceSlots
 }
 
 // txState is the client-visible transaction state.
@@ -145,6 +152,11 @@ type Session struct {
 	entrySlab []*entry
 	entryUsed int
 	syncBuf   []*entry
+	// keyDefaults caches what tables' key columns default to, for INSERTs
+	// that leave the key out, as of the router's schema generation
+	// keyDefaultsGen.
+	keyDefaults    map[string]keyDefault
+	keyDefaultsGen uint64
 }
 
 // NewSession makes a session. startupParams are the client's startup

@@ -28,7 +28,7 @@ func (s *Session) Query(ctx context.Context, text string, stmts []planner.Statem
 	}
 	defer func() {
 		s.batchWrites = false
-		s.settle()
+		s.releaseIdle()
 		s.recycleRetries()
 	}()
 	if len(stmts) == 0 {
@@ -182,7 +182,7 @@ func (s *Session) runStatement(ctx context.Context, st planner.Statement, _ *pla
 	}
 	switch p := st.Plan.(type) {
 	case *planner.Route:
-		cluster, err := p.Target.ResolveOne(planner.Params{})
+		cluster, err := p.Cluster(planner.Params{})
 		if err != nil {
 			return s.stmtError(ctx, err)
 		}
@@ -202,7 +202,15 @@ func (s *Session) runStatement(ctx context.Context, st planner.Statement, _ *pla
 	case *planner.Broadcast:
 		return s.runBroadcast(ctx, p, st, nil)
 	case *planner.SplitInsert:
-		return s.runSplit(ctx, p, st, nil)
+		return s.runSplit(ctx, p, st, nil, true)
+	case *planner.FanOut:
+		return s.runFanOut(ctx, p, st, nil)
+	case *planner.InsertSelect:
+		return s.runInsertSelect(ctx, p, nil)
+	case *planner.Locate:
+		return s.runLocate(ctx, p, st, nil)
+	case *planner.GenKeys:
+		return s.runGenKeys(ctx, p, st, nil)
 	case *planner.Finish:
 		return s.runFinish(ctx, p, nil, true, st.Consistency)
 	case *planner.Scatter:

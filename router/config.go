@@ -29,6 +29,7 @@ type Config struct {
 	Breaker     BreakerConfig     `mapstructure:"breaker"`
 	Shutdown    ShutdownConfig    `mapstructure:"shutdown"`
 	Metrics     MetricsConfig     `mapstructure:"metrics"`
+	Sequences   SequencesConfig   `mapstructure:"sequences"`
 	Log         LogConfig         `mapstructure:"log"`
 }
 
@@ -55,6 +56,15 @@ type MetricsConfig struct {
 	// Listen is the address serving /metrics (Prometheus), /healthz and
 	// /readyz ("" = no listener).
 	Listen string `mapstructure:"listen"`
+}
+
+// SequencesConfig says where the clusters' sequence slots live: each
+// cluster's copy of a sequence created through the router hands out only
+// the ids of its slot, so that ids are unique across clusters.
+type SequencesConfig struct {
+	// SlotPrefix is the etcd prefix of the slots (default
+	// /sqlrouter/sequence_slots/). Routers sharing clusters share it.
+	SlotPrefix string `mapstructure:"slot_prefix"`
 }
 
 // ReplicationConfig says how reads use the clusters' replicas.

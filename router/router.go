@@ -20,6 +20,7 @@ import (
 	"github.com/sqlrouter/sqlrouter/backend"
 	"github.com/sqlrouter/sqlrouter/breaker"
 	"github.com/sqlrouter/sqlrouter/executor"
+	"github.com/sqlrouter/sqlrouter/idrange"
 	"github.com/sqlrouter/sqlrouter/planner"
 	"github.com/sqlrouter/sqlrouter/pool"
 	"github.com/sqlrouter/sqlrouter/proxy"
@@ -147,6 +148,8 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*Router, error
 		Reads:          reads,
 		Admin:          r,
 		NodeFailed:     breakers.Failure,
+		Keys:           &executor.KeyBlocks{},
+		Slots:          idrange.NewSlots(cli, cfg.Sequences.SlotPrefix),
 	}
 	server, err := proxy.NewServer(proxy.Config{
 		Auth:             cfg.proxyAuth(),

@@ -40,7 +40,8 @@ func TestSampleConfigLoads(t *testing.T) {
 		Txn:      router.TxnConfig{DecisionPrefix: "/sqlrouter/txn/", RoutersPrefix: "/sqlrouter/routers/", LeaseTTL: 10 * time.Second, RecoveryInterval: 30 * time.Second, NoDecisionTimeout: 60 * time.Second},
 		Replication: router.ReplicationConfig{DefaultConsistency: "ryw", MaxReplicaLag: time.Second, RYWWait: 50 * time.Millisecond,
 			PollInterval: time.Second, Policy: "round_robin", PrimaryReads: "allowed", FailThreshold: 2},
-		Log: router.LogConfig{Level: "info", Format: "text"},
+		Sequences: router.SequencesConfig{SlotPrefix: "/sqlrouter/sequence_slots/"},
+		Log:       router.LogConfig{Level: "info", Format: "text"},
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("loaded\n%+v\nwant\n%+v", cfg, want)
