@@ -106,7 +106,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	cfg := router.Config{Listen: opts.Listen, Etcd: router.EtcdConfig{Endpoints: dep.Etcd.Endpoints(), Key: s.MapKey},
-		Metrics: router.MetricsConfig{Listen: "127.0.0.1:0"}}
+		Metrics: router.MetricsConfig{Listen: "127.0.0.1:0", Pprof: true}}
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1:0"
 	}

@@ -56,6 +56,10 @@ type MetricsConfig struct {
 	// Listen is the address serving /metrics (Prometheus), /healthz and
 	// /readyz ("" = no listener).
 	Listen string `mapstructure:"listen"`
+	// Pprof also serves Go's profiler under /debug/pprof/ on that
+	// listener (default off: profiles reveal query text in stacks and
+	// cost CPU while taken).
+	Pprof bool `mapstructure:"pprof"`
 }
 
 // SequencesConfig says where the clusters' sequence slots live: each

@@ -118,7 +118,8 @@ func TestDevCommand(t *testing.T) {
 	if !strings.HasPrefix(info.Metrics, "http://127.0.0.1:") || !strings.HasSuffix(info.Metrics, "/metrics") {
 		t.Fatalf("cluster.json metrics = %q", info.Metrics)
 	}
-	for url, want := range map[string]string{info.Metrics: "sqlrouter_client_sessions 1", strings.TrimSuffix(info.Metrics, "metrics") + "readyz": "ready"} {
+	base := strings.TrimSuffix(info.Metrics, "metrics")
+	for url, want := range map[string]string{info.Metrics: "sqlrouter_client_sessions 1", base + "readyz": "ready", base + "debug/pprof/": "goroutine"} {
 		resp, err := http.Get(url)
 		if err != nil {
 			t.Fatal(err)
