@@ -49,6 +49,9 @@ type Router struct {
 	tracker      *replication.Tracker
 	breakers     *breaker.Set
 	pools        executor.PoolReporter
+	// decisions is the two-phase commit decision log; it forgets
+	// finished commits in the background.
+	decisions *txn.EtcdLog
 
 	metricsLn    net.Listener
 	metricsSrv   *http.Server
@@ -135,7 +138,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*Router, error
 		return nil, err
 	}
 	r := &Router{cfg: cfg, logger: logger, etcd: cli, store: store, stats: stats, clientStats: &proxy.ClientStats{},
-		planner: planner.New(planner.Options{}), tracker: tracker, breakers: breakers, pool: conns}
+		planner: planner.New(planner.Options{}), tracker: tracker, breakers: breakers, pool: conns, decisions: decisions}
 	r.pools = poolReporter{pool: conns, store: store, max: cfg.Pool.MaxConnsPerNode}
 	exec := &executor.Config{
 		Pool:           conns,
@@ -281,6 +284,11 @@ func (r *Router) Shutdown(ctx context.Context) error {
 		mcancel()
 	}
 	r.stop()
+	fctx, fcancel := context.WithTimeout(context.Background(), 2*time.Second)
+	if err := r.decisions.Flush(fctx); err != nil {
+		r.logger.Warn("forgetting commit decisions at shutdown failed; recovery will", "err", err)
+	}
+	fcancel()
 	if r.registration != nil {
 		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		r.registration.Close(rctx)

@@ -117,7 +117,8 @@ func TestRecoveryLeavesTransactionsInFlightAlone(t *testing.T) {
 	if err := reg.Ready(ctx); err != nil {
 		t.Fatal(err)
 	}
-	coord := NewCoordinator("r1", NewEtcdLog(cli, "r1", prefix+"txn/"), nil)
+	logs := []*EtcdLog{NewEtcdLog(cli, "r1", prefix+"txn/")}
+	coord := NewCoordinator("r1", logs[0], nil)
 
 	stop := make(chan struct{})
 	var recoveries sync.WaitGroup
@@ -127,7 +128,8 @@ func TestRecoveryLeavesTransactionsInFlightAlone(t *testing.T) {
 		as       string
 		inFlight func(string) bool
 	}{{"r1", coord.InFlight}, {"r2", nil}} {
-		rec := NewRecovery(RecoveryOptions{RouterID: o.as, Log: NewEtcdLog(cli, o.as, prefix+"txn/"), Routers: registry,
+		logs = append(logs, NewEtcdLog(cli, o.as, prefix+"txn/"))
+		rec := NewRecovery(RecoveryOptions{RouterID: o.as, Log: logs[len(logs)-1], Routers: registry,
 			InFlight: o.inFlight, Primaries: primaries, NoDecisionTimeout: time.Millisecond})
 		recoveries.Go(func() {
 			for {
@@ -184,7 +186,12 @@ func TestRecoveryLeavesTransactionsInFlightAlone(t *testing.T) {
 	if left := preparedGIDs(ctx, t); len(left) > 0 {
 		t.Errorf("still prepared: %v", left)
 	}
-	if decisions, err := NewEtcdLog(cli, "r1", prefix+"txn/").List(ctx, 0); err != nil || len(decisions) > 0 {
+	for _, l := range logs {
+		if err := l.Flush(ctx); err != nil {
+			t.Error(err)
+		}
+	}
+	if decisions, err := logs[0].List(ctx, 0); err != nil || len(decisions) > 0 {
 		t.Errorf("decisions left: %v, %v", decisions, err)
 	}
 	// The test proves something only if the recoveries met transactions

@@ -25,6 +25,7 @@ type EtcdLog struct {
 	cli      *clientv3.Client
 	prefix   string
 	routerID string
+	forget   *forgetter
 }
 
 // NewEtcdLog makes a log under prefix (DefaultDecisionPrefix when ""),
@@ -33,7 +34,7 @@ func NewEtcdLog(cli *clientv3.Client, routerID, prefix string) *EtcdLog {
 	if prefix == "" {
 		prefix = DefaultDecisionPrefix
 	}
-	return &EtcdLog{cli: cli, prefix: prefix, routerID: routerID}
+	return &EtcdLog{cli: cli, prefix: prefix, routerID: routerID, forget: newForgetter(cli)}
 }
 
 // Prefix returns the key prefix of the decisions.
@@ -72,10 +73,20 @@ func (l *EtcdLog) Record(ctx context.Context, txid string, d Decision, clusters 
 	return nil
 }
 
-// Forget deletes txid's decision.
-func (l *EtcdLog) Forget(ctx context.Context, txid string) error {
-	if _, err := l.cli.Delete(ctx, l.prefix+txid); err != nil {
-		return fmt.Errorf("txn: forget decision of %s: %w", txid, err)
+// Forget deletes txid's decision in the background, batched with other
+// forgotten decisions; Flush waits for the deletes. It never fails: a
+// decision whose delete fails or is lost to a crash is forgotten by
+// recovery.
+func (l *EtcdLog) Forget(_ context.Context, txid string) error {
+	l.forget.add(l.prefix + txid)
+	return nil
+}
+
+// Flush waits until the decisions forgotten so far are deleted from etcd,
+// or ctx ends; it returns the error of the last batch of deletes.
+func (l *EtcdLog) Flush(ctx context.Context) error {
+	if err := l.forget.flush(ctx); err != nil {
+		return fmt.Errorf("txn: forget decisions: %w", err)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package txn
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -40,8 +41,37 @@ func TestEtcdLogWritesEachDecisionOnce(t *testing.T) {
 	if err := log.Forget(ctx, tx); err != nil {
 		t.Fatal(err)
 	}
+	if err := log.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if _, found, err := log.Lookup(ctx, tx); found || err != nil {
 		t.Errorf("Lookup after Forget: found %v, %v", found, err)
+	}
+}
+
+// Forgotten decisions are deleted in batches; more than one etcd
+// transaction holds: every one of them goes.
+func TestEtcdLogForgetsManyInBatches(t *testing.T) {
+	ctx := testContext(t)
+	cli, prefix := testEtcd(t)
+	log := NewEtcdLog(cli, "r1", prefix+"txn/")
+	const n = 2*forgetBatch + 7
+	for i := range n {
+		if err := log.Record(ctx, fmt.Sprintf("t%d", i), Commit, []string{"s0", "s1"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if all, err := log.List(ctx, 0); err != nil || len(all) != n {
+		t.Fatalf("List = %d decisions, %v; want %d", len(all), err, n)
+	}
+	for i := range n {
+		log.Forget(ctx, fmt.Sprintf("t%d", i))
+	}
+	if err := log.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if all, err := log.List(ctx, 0); err != nil || len(all) != 0 {
+		t.Errorf("after Forget and Flush: %d decisions left, %v", len(all), err)
 	}
 }
 
