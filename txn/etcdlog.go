@@ -3,6 +3,7 @@ package txn
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -26,6 +27,7 @@ type EtcdLog struct {
 	prefix   string
 	routerID string
 	forget   *forgetter
+	record   *recorder
 }
 
 // NewEtcdLog makes a log under prefix (DefaultDecisionPrefix when ""),
@@ -34,41 +36,53 @@ func NewEtcdLog(cli *clientv3.Client, routerID, prefix string) *EtcdLog {
 	if prefix == "" {
 		prefix = DefaultDecisionPrefix
 	}
-	return &EtcdLog{cli: cli, prefix: prefix, routerID: routerID, forget: newForgetter(cli)}
+	l := &EtcdLog{cli: cli, prefix: prefix, routerID: routerID, forget: newForgetter(cli)}
+	l.record = &recorder{cli: cli, single: l.recordOne}
+	return l
 }
 
 // Prefix returns the key prefix of the decisions.
 func (l *EtcdLog) Prefix() string { return l.prefix }
 
-// Record writes d as txid's decision unless txid already has one, in one
-// etcd transaction (see DecisionLog.Record).
+// Record writes d as txid's decision unless txid already has one (see
+// DecisionLog.Record). Decisions recorded concurrently share etcd
+// transactions (group commit).
 func (l *EtcdLog) Record(ctx context.Context, txid string, d Decision, clusters []string) error {
 	val, err := json.Marshal(LoggedDecision{Decision: d, Clusters: clusters, Router: l.routerID, Time: time.Now().UTC()})
 	if err != nil {
 		return fmt.Errorf("txn: record decision of %s: %w", txid, err)
 	}
-	key := l.prefix + txid
+	err = l.record.record(ctx, l.prefix+txid, string(val), d)
+	if err == nil || errors.Is(err, ErrDecisionConflict) {
+		return err
+	}
+	return fmt.Errorf("txn: record decision of %s: %w", txid, err)
+}
+
+// recordOne writes val under key unless key holds a decision already, in
+// one etcd transaction; an existing decision other than d is a conflict.
+func (l *EtcdLog) recordOne(ctx context.Context, key, val string, d Decision) error {
 	resp, err := l.cli.Txn(ctx).
 		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
-		Then(clientv3.OpPut(key, string(val))).
+		Then(clientv3.OpPut(key, val)).
 		Else(clientv3.OpGet(key)).
 		Commit()
 	if err != nil {
-		return fmt.Errorf("txn: record decision of %s: %w", txid, err)
+		return err
 	}
 	if resp.Succeeded {
 		return nil
 	}
 	kvs := resp.Responses[0].GetResponseRange().GetKvs()
 	if len(kvs) == 0 {
-		return fmt.Errorf("txn: record decision of %s: key exists but could not be read", txid)
+		return fmt.Errorf("key exists but could not be read")
 	}
 	existing, err := l.decode(string(kvs[0].Key), kvs[0].Value)
 	if err != nil {
-		return fmt.Errorf("txn: record decision of %s: %w", txid, err)
+		return err
 	}
 	if existing.Decision != d {
-		return fmt.Errorf("%w: %s was decided %s by router %s", ErrDecisionConflict, txid, existing.Decision, existing.Router)
+		return fmt.Errorf("%w: %s was decided %s by router %s", ErrDecisionConflict, strings.TrimPrefix(key, l.prefix), existing.Decision, existing.Router)
 	}
 	return nil
 }

@@ -1,9 +1,12 @@
 package txn
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -131,4 +134,75 @@ func TestRegistryKeepsTheRouterRegistered(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitLive(false)
+}
+
+// Decisions recorded concurrently share etcd transactions, and a decision
+// that conflicts with one already written fails alone.
+func TestEtcdLogGroupCommit(t *testing.T) {
+	ctx := testContext(t)
+	cli, prefix := testEtcd(t)
+	log := NewEtcdLog(cli, "r1", prefix+"txn/")
+	if err := log.Record(ctx, "t7", Abort, []string{"s0"}); err != nil {
+		t.Fatal(err)
+	}
+	before := log.record.txns.Load()
+	const n = 300
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { errs[i] = log.Record(ctx, fmt.Sprintf("t%d", i), Commit, []string{"s0", "s1"}) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if i == 7 {
+			if !errors.Is(err, ErrDecisionConflict) {
+				t.Errorf("t7, decided abort before: Record(commit) = %v, want a conflict", err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("t%d: %v", i, err)
+		}
+	}
+	all, err := log.List(ctx, 0)
+	if err != nil || len(all) != n {
+		t.Fatalf("List = %d decisions, %v; want %d", len(all), err, n)
+	}
+	for _, d := range all {
+		if want := map[bool]Decision{true: Abort, false: Commit}[d.Txn == "t7"]; d.Decision != want {
+			t.Errorf("%s: %s, want %s", d.Txn, d.Decision, want)
+		}
+	}
+	if txns := log.record.txns.Load() - before; txns >= n {
+		t.Errorf("%d etcd transactions for %d concurrent decisions: no group commit", txns, n)
+	} else {
+		t.Logf("%d decisions in %d etcd transactions", n, txns)
+	}
+}
+
+// BenchmarkRecordParallel records decisions from many goroutines at once,
+// as concurrent distributed commits do, batched (Record) and each in its
+// own etcd transaction; ns/op is per decision.
+func BenchmarkRecordParallel(b *testing.B) {
+	ctx := context.Background()
+	cli, prefix := testEtcd(b)
+	log := NewEtcdLog(cli, "r1", prefix+"txn/")
+	var next atomic.Int64
+	for name, record := range map[string]func(key string) error{
+		"batched": func(key string) error { return log.Record(ctx, key, Commit, []string{"s0", "s1"}) },
+		"one-by-one": func(key string) error {
+			return log.recordOne(ctx, log.prefix+key, `{"decision":"commit","clusters":["s0","s1"],"router":"r1","time":"2026-01-02T03:04:05Z"}`, Commit)
+		},
+	} {
+		b.Run(name, func(b *testing.B) {
+			b.SetParallelism(8)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := record(fmt.Sprintf("t%d", next.Add(1))); err != nil {
+						b.Error(err)
+					}
+				}
+			})
+		})
+	}
 }

@@ -31,7 +31,7 @@ func testContext(t *testing.T) context.Context {
 
 // testEtcd returns an etcd client and a key prefix of the test's own,
 // deleted when the test ends.
-func testEtcd(t *testing.T) (*clientv3.Client, string) {
+func testEtcd(t testing.TB) (*clientv3.Client, string) {
 	t.Helper()
 	cli, err := clientv3.New(clientv3.Config{Endpoints: dep.Etcd.Endpoints(), DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
