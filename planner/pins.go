@@ -91,8 +91,9 @@ func (a *analysis) exprPins(x *pg_query.A_Expr, cands []*relRef) map[*relRef]*Pi
 		case *pg_query.A_ArrayExpr:
 			return a.pinValues(r, arr.Elements)
 		case *pg_query.ParamRef:
-			// key = ANY($1): the array's elements, at Bind.
-			if !a.ctx.arrayParamUsable(int(arr.Number), r.table.Distribution.KeyType) {
+			// key = ANY($1): the array's elements, at Bind. A literal's
+			// placeholder stands for a constant, which pins nothing here.
+			if a.ctx.shape.isLiteral(arr.Number) || !a.ctx.arrayParamUsable(int(arr.Number), r.table.Distribution.KeyType) {
 				return nil
 			}
 			return map[*relRef]*Pin{r: {Table: r.table, Values: []KeyExpr{{Param: int(arr.Number), Array: true}}}}
@@ -197,6 +198,7 @@ func (a *analysis) keyValue(n *pg_query.Node, t shardmap.KeyType) (KeyExpr, bool
 	case *pg_query.A_Const:
 		return constKey(x, t, t)
 	case *pg_query.ParamRef:
+		a.ctx.shape.note(x.Number, t, t)
 		if !a.ctx.paramUsable(int(x.Number), t) {
 			return KeyExpr{}, false, nil
 		}
@@ -210,6 +212,7 @@ func (a *analysis) keyValue(n *pg_query.Node, t shardmap.KeyType) (KeyExpr, bool
 		case *pg_query.A_Const:
 			return constKey(arg, ct, t)
 		case *pg_query.ParamRef:
+			a.ctx.shape.note(arg.Number, ct, t)
 			// The cast fixes the parameter's type when the client left it
 			// open; a declared type must itself be usable.
 			if int(arg.Number) <= len(a.ctx.ParamOIDs) && a.ctx.ParamOIDs[arg.Number-1] != 0 && !a.ctx.paramUsable(int(arg.Number), ct) {

@@ -11,15 +11,18 @@ import (
 	"github.com/sqlrouter/sqlrouter/pgerror"
 )
 
-// Planner plans statements and caches the plans. Its zero value is not
-// usable; call New. It is safe for concurrent use.
+// Planner plans statements and caches the plans: by text, and for
+// simple-protocol statements with literals by shape (shape.go). Its zero
+// value is not usable; call New. It is safe for concurrent use.
 type Planner struct {
-	cache *planCache
+	cache  *lru[cacheKey, cacheEntry]
+	shapes *lru[uint64, *shapePlan]
 }
 
 // Options configure a Planner. The zero value is sane.
 type Options struct {
-	// CacheSize bounds the number of cached statement texts (default 4096).
+	// CacheSize bounds the number of cached statement texts, and
+	// separately the number of cached statement shapes (default 4096).
 	CacheSize int
 }
 
@@ -28,20 +31,32 @@ func New(opts Options) *Planner {
 	if opts.CacheSize <= 0 {
 		opts.CacheSize = 4096
 	}
-	return &Planner{cache: newPlanCache(opts.CacheSize)}
+	return &Planner{cache: newLRU[cacheKey, cacheEntry](opts.CacheSize), shapes: newLRU[uint64, *shapePlan](opts.CacheSize)}
 }
 
 // PlanQuery plans the text of a simple-protocol Query message: zero or more
 // statements separated by semicolons. A syntax error anywhere fails the
-// whole text, as in PostgreSQL.
+// whole text, as in PostgreSQL. The statements are the caller's; see
+// PlanQueryInto to plan into reused memory.
 func (p *Planner) PlanQuery(ctx Context, sql string) ([]Statement, error) {
-	key := cacheKey{rev: ctx.Revision, searchPath: ctx.SearchPath, sql: sql}
-	if e, ok := p.cache.get(key); ok {
+	if e, ok := p.cache.get(textKey(ctx, sql)); ok {
 		return e.stmts, e.err
 	}
-	stmts, err := planText(&ctx, sql)
-	p.cache.put(key, cacheEntry{stmts: stmts, err: err})
-	return stmts, err
+	q := new(Query)
+	q.reset()
+	err := p.planUncached(ctx, sql, q)
+	return q.Stmts, err
+}
+
+func textKey(ctx Context, sql string) cacheKey {
+	return cacheKey{rev: ctx.Revision, searchPath: ctx.SearchPath, sql: sql}
+}
+
+// remember caches the plan of a text.
+func (p *Planner) remember(k cacheKey, stmts []Statement, err error) {
+	if len(k.sql) <= maxCachedText {
+		p.cache.put(k, cacheEntry{stmts: stmts, err: err})
+	}
 }
 
 // PlanPrepared plans the text of a Parse message: at most one statement
@@ -54,7 +69,7 @@ func (p *Planner) PlanPrepared(ctx Context, sql string) (Statement, error) {
 		}
 		return e.stmts[0], nil
 	}
-	stmts, err := planText(&ctx, sql)
+	stmts, err := parseAndPlan(&ctx, sql)
 	if err == nil {
 		switch len(stmts) {
 		case 0:
@@ -64,18 +79,24 @@ func (p *Planner) PlanPrepared(ctx Context, sql string) (Statement, error) {
 			err = pgerror.New(pgerror.SyntaxError, "cannot insert multiple commands into a prepared statement")
 		}
 	}
-	p.cache.put(key, cacheEntry{stmts: stmts, err: err})
+	p.remember(key, stmts, err)
 	if err != nil {
 		return Statement{}, err
 	}
 	return stmts[0], nil
 }
 
-func planText(ctx *Context, sql string) ([]Statement, error) {
+// parseAndPlan plans every statement of a text.
+func parseAndPlan(ctx *Context, sql string) ([]Statement, error) {
 	tree, err := pg_query.Parse(sql)
 	if err != nil {
 		return nil, syntaxError(err)
 	}
+	return planTree(ctx, sql, tree)
+}
+
+// planTree plans every statement of a parsed text.
+func planTree(ctx *Context, sql string, tree *pg_query.ParseResult) ([]Statement, error) {
 	ctx.version = tree.Version
 	out := make([]Statement, 0, len(tree.Stmts))
 	for _, raw := range tree.Stmts {

@@ -89,7 +89,7 @@ func planDML(ctx *Context, stmt proto.Message, sql string) (Plan, error) {
 		// A read whose rows lie on several clusters.
 		return planSpread(ctx, stmt, sql)
 	}
-	if r, ok := p.(*Route); ok && !write && mayChooseSeveral(r.Target) {
+	if r, ok := p.(*Route); ok && !write && ctx.shape == nil && mayChooseSeveral(r.Target) {
 		// Parameters may spread the keys over several clusters.
 		if spread, err := planSpread(ctx, stmt, sql); err == nil {
 			r.Spread = spread
