@@ -8,6 +8,7 @@ import (
 
 	"github.com/sqlrouter/sqlrouter/executor"
 	"github.com/sqlrouter/sqlrouter/pgerror"
+	"github.com/sqlrouter/sqlrouter/planner"
 )
 
 // clientSession is one client connection.
@@ -27,6 +28,9 @@ type clientSession struct {
 
 	exec  *executor.Session
 	stmts map[string]*preparedStatement
+	// plans is the memory simple-protocol statements are planned into,
+	// made at the first Query.
+	plans *planner.Query
 }
 
 // preparedStatement is a client's statement with the shard map revision
