@@ -12,7 +12,20 @@ type cacheKey struct {
 	searchPath string
 	sql        string
 	prepared   bool
-	oids       string
+	// The declared parameter types: up to four in oids (the common case,
+	// which needs no allocation), more spelt out in moreOIDs.
+	noids    int
+	oids     [4]uint32
+	moreOIDs string
+}
+
+func (k *cacheKey) setOIDs(oids []uint32) {
+	k.noids = len(oids)
+	if len(oids) <= len(k.oids) {
+		copy(k.oids[:], oids)
+		return
+	}
+	k.moreOIDs = oidKey(oids)
 }
 
 type cacheEntry struct {

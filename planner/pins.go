@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"math"
 	"strconv"
 	"strings"
 
@@ -234,16 +235,15 @@ func constKey(c *pg_query.A_Const, lit, t shardmap.KeyType) (KeyExpr, bool, erro
 	case *pg_query.A_Const_Ival:
 		// An integer literal keeps its own type: a value outside the key's
 		// range is compared across types and matches nothing.
-		text := strconv.FormatInt(int64(v.Ival.Ival), 10)
 		switch {
 		case t.Kind() == shardmap.KindInt:
-			if _, err := shardmap.ParseKey(lit, text); err != nil {
+			if _, ok := intKey(lit, int64(v.Ival.Ival)); !ok {
 				return KeyExpr{}, false, nil
 			}
-			k, err := shardmap.ParseKey(t, text)
-			return KeyExpr{Const: k}, err == nil, nil
+			k, ok := intKey(t, int64(v.Ival.Ival))
+			return KeyExpr{Const: k}, ok, nil
 		case t == shardmap.KeyTypeText && lit == shardmap.KeyTypeText:
-			return KeyExpr{Const: shardmap.TextKey(text)}, true, nil
+			return KeyExpr{Const: shardmap.TextKey(strconv.FormatInt(int64(v.Ival.Ival), 10))}, true, nil
 		}
 		return KeyExpr{}, false, nil
 	case *pg_query.A_Const_Fval:
@@ -272,6 +272,26 @@ func constKey(c *pg_query.A_Const, lit, t shardmap.KeyType) (KeyExpr, bool, erro
 		return KeyExpr{Const: k}, true, nil
 	}
 	return KeyExpr{}, false, nil
+}
+
+// intKey is the key ParseKey reads from v's decimal text, without making
+// the text: ok is false when v is out of t's range (or t is no integer
+// type).
+func intKey(t shardmap.KeyType, v int64) (shardmap.Key, bool) {
+	switch t {
+	case shardmap.KeyTypeSmallint:
+		if v < math.MinInt16 || v > math.MaxInt16 {
+			return shardmap.Key{}, false
+		}
+	case shardmap.KeyTypeInt:
+		if v < math.MinInt32 || v > math.MaxInt32 {
+			return shardmap.Key{}, false
+		}
+	case shardmap.KeyTypeBigint:
+	default:
+		return shardmap.Key{}, false
+	}
+	return shardmap.IntKey(v), true
 }
 
 // castKeyType maps the type of a cast to the key type whose equality the

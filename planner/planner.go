@@ -44,7 +44,7 @@ func (p *Planner) PlanQuery(ctx Context, sql string) ([]Statement, error) {
 	}
 	q := new(Query)
 	q.reset()
-	err := p.planUncached(ctx, sql, q)
+	err := p.plan(ctx, sql, q)
 	return q.Stmts, err
 }
 
@@ -62,13 +62,20 @@ func (p *Planner) remember(k cacheKey, stmts []Statement, err error) {
 // PlanPrepared plans the text of a Parse message: at most one statement
 // (none gives an Empty plan).
 func (p *Planner) PlanPrepared(ctx Context, sql string) (Statement, error) {
-	key := cacheKey{rev: ctx.Revision, searchPath: ctx.SearchPath, sql: sql, prepared: true, oids: oidKey(ctx.ParamOIDs)}
-	if e, ok := p.cache.get(key); ok {
-		if e.err != nil {
-			return Statement{}, e.err
-		}
-		return e.stmts[0], nil
+	key := cacheKey{rev: ctx.Revision, searchPath: ctx.SearchPath, sql: sql, prepared: true}
+	key.setOIDs(ctx.ParamOIDs)
+	e, ok := p.cache.get(key)
+	if !ok {
+		e = p.planPrepared(ctx, key, sql)
 	}
+	if e.err != nil {
+		return Statement{}, e.err
+	}
+	return e.stmts[0], nil
+}
+
+// planPrepared plans the text of a Parse message and caches the plan.
+func (p *Planner) planPrepared(ctx Context, key cacheKey, sql string) cacheEntry {
 	stmts, err := parseAndPlan(&ctx, sql)
 	if err == nil {
 		switch len(stmts) {
@@ -80,10 +87,7 @@ func (p *Planner) PlanPrepared(ctx Context, sql string) (Statement, error) {
 		}
 	}
 	p.remember(key, stmts, err)
-	if err != nil {
-		return Statement{}, err
-	}
-	return stmts[0], nil
+	return cacheEntry{stmts: stmts, err: err}
 }
 
 // parseAndPlan plans every statement of a text.

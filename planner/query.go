@@ -33,7 +33,7 @@ func (p *Planner) PlanQueryInto(ctx Context, sql string, q *Query) error {
 		q.Stmts = append(q.Stmts, e.stmts...)
 		return e.err
 	}
-	return p.planUncached(ctx, sql, q)
+	return p.plan(ctx, sql, q)
 }
 
 func (q *Query) reset() {
@@ -48,29 +48,25 @@ var normalizers = sync.Pool{New: func() any { return new(normalizer) }}
 
 var shapeSeed = maphash.MakeSeed()
 
-// planUncached plans a text the text cache does not hold: from its
-// shape's template when there is one, else from the text (which it then
-// caches).
-func (p *Planner) planUncached(ctx Context, sql string, q *Query) error {
-	if len(sql) > maxCachedText {
-		return p.planText(ctx, sql, nil, q)
-	}
+// plan plans a text the text cache does not hold into q: from its
+// shape's template when there is one, else from the text, which it then
+// caches.
+func (p *Planner) plan(ctx Context, sql string, q *Query) error {
 	n := normalizers.Get().(*normalizer)
 	defer normalizers.Put(n)
 	// A simple-protocol text with $n parameters fails in the server; it is
 	// planned as it is, and so is a text without literals.
-	if !n.scan(sql) || len(n.lits) == 0 || n.maxParam > 0 {
-		return p.planText(ctx, sql, nil, q)
-	}
-	n.buildShape()
-	key := n.cacheKey(ctx)
-	h := maphash.Bytes(shapeSeed, key)
-	sp, ok := p.shapes.get(h)
-	if !ok || sp.key != string(key) {
-		return p.planFirst(ctx, sql, n, h, q)
-	}
-	if sp.tmpl != nil && sp.tmpl.instantiate(sql, n, q) {
-		return nil
+	if len(sql) <= maxCachedText && n.scan(sql) && len(n.lits) > 0 && n.maxParam == 0 {
+		n.buildShape()
+		key := n.cacheKey(ctx)
+		h := maphash.Bytes(shapeSeed, key)
+		sp, ok := p.shapes.get(h)
+		if !ok || sp.key != string(key) {
+			return p.planFirst(ctx, sql, n, h, q)
+		}
+		if sp.tmpl != nil && sp.tmpl.instantiate(sql, n, q) {
+			return nil
+		}
 	}
 	return p.planText(ctx, sql, nil, q)
 }

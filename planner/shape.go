@@ -167,27 +167,24 @@ func pointPins(pins []Pin, first int32) bool {
 // not exactly one constant with its value (a literal the grammar folds
 // into something else, such as "- 5" or FLOAT(10)).
 func (n *normalizer) matchConsts(tree *pg_query.ParseResult) []*pg_query.Node {
-	byLoc := make(map[int32]*pg_query.Node, len(n.lits))
-	dup := false
-	walkNodes(tree, func(node *pg_query.Node) {
-		if c := node.GetAConst(); c != nil && c.Location >= 0 {
-			if _, seen := byLoc[c.Location]; seen {
-				dup = true
-			}
-			byLoc[c.Location] = node
-		}
-	})
-	if dup {
-		return nil
-	}
 	out := make([]*pg_query.Node, len(n.lits))
-	for i := range n.lits {
-		l := &n.lits[i]
-		node, ok := byLoc[int32(l.start)]
-		if !ok || !sameConst(node.GetAConst(), n.constOf(l)) {
-			return nil
+	ok := true
+	walkNodes(tree, func(node *pg_query.Node) {
+		c := node.GetAConst()
+		if c == nil || c.Location < 0 {
+			return
+		}
+		i, found := slices.BinarySearchFunc(n.lits, int(c.Location), func(l literal, loc int) int { return l.start - loc })
+		if !found {
+			return
+		}
+		if out[i] != nil || !sameConst(c, n.constOf(&n.lits[i])) {
+			ok = false // two constants at one place, or another value
 		}
 		out[i] = node
+	})
+	if !ok || slices.Contains(out, nil) {
+		return nil
 	}
 	return out
 }

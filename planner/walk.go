@@ -53,34 +53,41 @@ func forEachChild(msg proto.Message, fn func(proto.Message)) {
 }
 
 // visitChildren gives v the message fields of msg that are set, in
-// declaration order. Message types walk_gen.go does not know are walked by
-// protoreflect's Range, whose order is the same but for two neighbouring
-// fields protobuf-go swaps in some builds on purpose.
+// declaration order: by walk_gen.go's switch, or by protoreflect for the
+// message types it does not know.
 func visitChildren(msg proto.Message, v *childVisitor) {
 	if msg == nil || eachChild(msg, v) {
 		return
 	}
-	msg.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, val protoreflect.Value) bool {
-		if fd.Kind() != protoreflect.MessageKind || fd.IsMap() {
-			return true
+	visitFields(msg, v)
+}
+
+// visitFields is visitChildren by protoreflect.
+func visitFields(msg proto.Message, v *childVisitor) {
+	m := msg.ProtoReflect()
+	fields := m.Descriptor().Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		if fd.Kind() != protoreflect.MessageKind || fd.IsMap() || !m.Has(fd) {
+			continue
 		}
-		one := func(m proto.Message) {
-			if n, ok := m.(*pg_query.Node); ok {
-				v.visitNode(n)
-				return
-			}
-			v.visit(m)
+		val := m.Get(fd)
+		if !fd.IsList() {
+			v.visitAny(val.Message().Interface())
+			continue
 		}
-		if fd.IsList() {
-			l := val.List()
-			for i := range l.Len() {
-				one(l.Get(i).Message().Interface())
-			}
-			return true
+		for j := range val.List().Len() {
+			v.visitAny(val.List().Get(j).Message().Interface())
 		}
-		one(val.Message().Interface())
-		return true
-	})
+	}
+}
+
+func (v *childVisitor) visitAny(m proto.Message) {
+	if n, ok := m.(*pg_query.Node); ok {
+		v.visitNode(n)
+		return
+	}
+	v.visit(m)
 }
 
 // inspect walks the tree under msg depth first; fn returns false to skip a
