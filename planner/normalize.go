@@ -120,6 +120,10 @@ func (n *normalizer) scan(sql string) bool {
 	prev, word := tokStart, ""
 	for i := 0; i < len(sql); {
 		c := sql[i]
+		if c == ' ' {
+			i++ // the commonest byte, first
+			continue
+		}
 		kind := tokOther
 		switch {
 		case isSpace(c) || c == '-' && i+1 < len(sql) && sql[i+1] == '-' || c == '/' && i+1 < len(sql) && sql[i+1] == '*':

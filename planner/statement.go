@@ -86,9 +86,13 @@ func planDML(ctx *Context, stmt proto.Message, sql string) (Plan, error) {
 		return nil, pgerror.Unsupported("SELECT ... FOR UPDATE/SHARE over rows of several clusters is not supported yet")
 	}
 	if err != nil && !write && spansClusters(err) {
+		if ctx.shape != nil {
+			return nil, err // a shape's template is a Route or nothing
+		}
 		// A read whose rows lie on several clusters.
 		return planSpread(ctx, stmt, sql)
 	}
+	// A shape's template serves only texts whose keys land on one cluster.
 	if r, ok := p.(*Route); ok && !write && ctx.shape == nil && mayChooseSeveral(r.Target) {
 		// Parameters may spread the keys over several clusters.
 		if spread, err := planSpread(ctx, stmt, sql); err == nil {
