@@ -13,7 +13,7 @@ GO_BENCH_PKGS = ./planner ./shardmap ./backend
 .PHONY: help test vet fmt-check bench bench-quick bench-go bench-go-full bench-profile
 
 help:
-	@echo "make test           go test ./... (starts real PostgreSQL servers)"
+	@echo "make test           the README's test command (starts real PostgreSQL servers)"
 	@echo "make vet            go vet ./..."
 	@echo "make fmt-check      fail if gofmt would change a file"
 	@echo "make bench          the benchmark harness: pgbench direct / PgBouncer / sqlrouter, fan-out, bulk, idle"
@@ -23,7 +23,7 @@ help:
 	@echo "make bench-profile  CPU and allocation profiles of the Go benchmarks into bench/results/"
 
 test:
-	$(GO) test ./...
+	$(GO) test -bench . -benchtime=1x ./...
 
 vet:
 	$(GO) vet ./...

@@ -92,8 +92,12 @@ type query struct {
 	errCode string
 }
 
-func loadQueries(t *testing.T) []query {
-	data, err := os.ReadFile("testdata/queries.sql")
+func loadQueries(t *testing.T) []query { return loadScript(t, "testdata/queries.sql") }
+
+// loadScript reads statements separated by blank lines; "-- error CODE"
+// before one says the reference must fail it with CODE.
+func loadScript(t *testing.T, path string) []query {
+	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,18 +30,22 @@ func (s *Session) coordinator(ctx context.Context) (*conn, error) {
 		s.publishConns()
 	}
 	if s.coord == nil {
-		bc, err := s.cfg.Dialer.Dial(ctx, coordinatorName, url, s.startupParams)
+		c, err := s.lease(ctx, coordinatorName, url)
 		if err != nil {
-			return nil, connectError(coordinatorName, err)
-		}
-		s.coord = &conn{Conn: bc, cluster: coordinatorName, url: url}
-		s.publishConns()
-	}
-	if s.coord.settingsGen != s.settings.gen {
-		if err := s.coord.Exec(ctx, s.settings.replay()); err != nil {
 			return nil, err
 		}
-		s.coord.settingsGen = s.settings.gen
+		s.coord = c
+		s.publishConns()
+	}
+	if want := s.settings.text; s.coord.Applied != want {
+		sql := want
+		if sql == "" {
+			sql = "RESET ALL"
+		}
+		if err := s.coord.Exec(ctx, sql); err != nil {
+			return nil, err
+		}
+		s.coord.Applied = want
 	}
 	return s.coord, nil
 }
@@ -101,7 +105,7 @@ func (s *Session) prepareReaders(ctx context.Context, clusters []string, rd read
 				return nil, err
 			}
 			if !rd.readOnly {
-				c.wrote = true
+				c.markWrote()
 			}
 		}
 		conns[i] = c
@@ -233,9 +237,9 @@ func (s *Session) load(ctx context.Context, cc *conn, table string, positional b
 			c.Send(&pgproto3.Parse{Query: sql, ParameterOIDs: gOIDs})
 			c.unnamed = key
 		}
-		c.Send(&pgproto3.Bind{ParameterFormatCodes: formats, Parameters: values, ResultFormatCodes: []int16{resultFormat}})
-		c.Send(&pgproto3.Execute{})
-		c.Send(&pgproto3.Sync{})
+		c.SendBind("", "", formats, values, []int16{resultFormat})
+		c.SendExecute("", 0)
+		c.SendSync()
 		c.needSync = false
 		if err := c.Flush(ctx); err != nil {
 			return nil, nil, err
@@ -244,9 +248,11 @@ func (s *Session) load(ctx context.Context, cc *conn, table string, positional b
 	w := &copyWriter{cc: cc, binary: binaryRows}
 	var firstErr error
 	for _, c := range conns {
+		before := w.rows
 		if err := readGatherRows(ctx, c, w, &firstErr); err != nil {
 			return nil, nil, err
 		}
+		s.moved(c.cluster, w.rows-before)
 	}
 	if firstErr != nil {
 		cc.Send(&pgproto3.CopyFail{Message: "a cluster failed"})
@@ -272,7 +278,7 @@ func subsetParams(p planner.Params, oids []uint32, nums []int) ([][]byte, []int1
 func describeOn(ctx context.Context, c *conn, sql string, oids []uint32) ([]pgproto3.FieldDescription, error) {
 	c.Send(&pgproto3.Parse{Query: sql, ParameterOIDs: oids})
 	c.Send(&pgproto3.Describe{ObjectType: 'S'})
-	c.Send(&pgproto3.Sync{})
+	c.SendSync()
 	c.needSync = false
 	c.unnamed = backend.StatementKey(sql, oids)
 	if err := c.Flush(ctx); err != nil {
@@ -386,11 +392,14 @@ type copyWriter struct {
 	binary  bool
 	buf     []byte
 	started bool
+	// rows counts the rows written.
+	rows int
 }
 
 var copyBinaryHeader = []byte("PGCOPY\n\xff\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00")
 
 func (w *copyWriter) row(ctx context.Context, body []byte) error {
+	w.rows++
 	if w.binary {
 		w.header()
 		w.buf = append(w.buf, body...)
@@ -494,12 +503,12 @@ func (w *copyWriter) finish(ctx context.Context) error {
 // failed reports an error the client has already been sent.
 func (s *Session) finalQuery(ctx context.Context, cc *conn, sql string, params planner.Params, oids []uint32, resultFormats []int16, describe bool) (failed bool, err error) {
 	cc.Send(&pgproto3.Parse{Query: sql, ParameterOIDs: oids})
-	cc.Send(&pgproto3.Bind{ParameterFormatCodes: params.Formats, Parameters: params.Values, ResultFormatCodes: resultFormats})
+	cc.SendBind("", "", params.Formats, params.Values, resultFormats)
 	if describe {
 		cc.Send(&pgproto3.Describe{ObjectType: 'P'})
 	}
-	cc.Send(&pgproto3.Execute{})
-	cc.Send(&pgproto3.Sync{})
+	cc.SendExecute("", 0)
+	cc.SendSync()
 	cc.unnamed = ""
 	if err := cc.Flush(ctx); err != nil {
 		return false, err
@@ -595,7 +604,7 @@ func (s *Session) describeFinish(ctx context.Context, f *planner.Finish, oids []
 	}
 	cc.Send(&pgproto3.Parse{Query: f.Final, ParameterOIDs: oids})
 	cc.Send(&pgproto3.Describe{ObjectType: 'S'})
-	cc.Send(&pgproto3.Sync{})
+	cc.SendSync()
 	cc.unnamed = ""
 	if err := cc.Flush(ctx); err != nil {
 		return err

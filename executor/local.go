@@ -9,6 +9,7 @@ import (
 
 	"github.com/sqlrouter/sqlrouter/pgerror"
 	"github.com/sqlrouter/sqlrouter/planner"
+	"github.com/sqlrouter/sqlrouter/pool"
 )
 
 // runLocal runs a statement the router handles itself. describe says
@@ -70,7 +71,7 @@ func (s *Session) set(ctx context.Context, p *planner.SessionSet) error {
 		if i == 0 {
 			sk = clientSink{s}
 		}
-		e := &entry{kind: expQuery, conn: c, sink: sk}
+		e := s.newEntry(entry{kind: expQuery, conn: c, sink: sk})
 		entries = append(entries, e)
 		s.push(e)
 	}
@@ -116,7 +117,7 @@ func (s *Session) routerSetting(name string) (string, bool) {
 	case "sqlrouter.ryw_token":
 		return s.token.Encode(), true
 	case "sqlrouter.last_route":
-		return s.lastRoute, true
+		return strings.Join(s.lastRoute, ","), true
 	}
 	return "", false
 }
@@ -156,6 +157,10 @@ func (s *Session) setRouter(ctx context.Context, p *planner.SessionSet) error {
 }
 
 func (s *Session) showRouter(ctx context.Context, p *planner.ShowRouter, describe bool) error {
+	if view, ok := s.adminView(p.Name); ok {
+		s.showView(view, describe)
+		return nil
+	}
 	v, ok := s.routerSetting(p.Name)
 	if !ok {
 		return s.stmtError(ctx, pgerror.New(pgerror.UndefinedObject, "unrecognized configuration parameter \"%s\"", p.Name))
@@ -196,7 +201,7 @@ func (s *Session) discard(ctx context.Context, p *planner.Discard) error {
 		if first {
 			sk, first = clientSink{s}, false
 		}
-		e := &entry{kind: expQuery, conn: c, sink: sk}
+		e := s.newEntry(entry{kind: expQuery, conn: c, sink: sk})
 		entries = append(entries, e)
 		s.push(e)
 	}
@@ -213,17 +218,20 @@ func (s *Session) discard(ctx context.Context, p *planner.Discard) error {
 		s.tempObjects = false
 	}
 	if p.All {
-		s.settings = settings{gen: s.settings.gen + 1}
+		s.settings = settings{gen: s.settings.gen + 1, base: s.settings.base}
+		s.settings.refresh()
+		s.sessionState = false
 		for _, c := range s.conns {
 			c.Statements.Reset()
-			c.settingsGen = s.settings.gen
+			c.Applied = ""
+			c.dirty = false
 		}
 		clear(s.cursors)
 		s.ext.reset()
 		// Replica sessions hold settings and statements too: they are
 		// opened afresh when a read needs one.
 		for _, c := range s.replicas {
-			c.Close()
+			c.release(pool.Dirty)
 		}
 		clear(s.replicas)
 		s.publishConns()

@@ -7,8 +7,8 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
@@ -37,18 +37,16 @@ type Client interface {
 	Rewind(Mark) bool
 }
 
-// Dialer opens backend sessions.
-type Dialer interface {
-	// Dial connects to the primary of a cluster at url with the session's
-	// startup parameters.
-	Dial(ctx context.Context, cluster, url string, params map[string]string) (*backend.Conn, error)
-}
-
 // Config is shared by every session of a router.
 type Config struct {
-	Dialer      Dialer
-	Coordinator *txn.Coordinator
-	Logger      *slog.Logger
+	// Pool lends the backend sessions.
+	Pool Pool
+	// SessionPooling keeps a client's backend sessions until it
+	// disconnects; otherwise they go back to the pool after each
+	// transaction.
+	SessionPooling bool
+	Coordinator    *txn.Coordinator
+	Logger         *slog.Logger
 	// Version is the router's version, for SHOW sqlrouter.version.
 	Version string
 	// Stats, when set, counts statements per cluster.
@@ -58,6 +56,18 @@ type Config struct {
 	Replicas Replicas
 	// Reads are the defaults of read routing.
 	Reads ReadDefaults
+	// Admin, when set, answers SHOW of the router's admin views.
+	Admin Admin
+	// NodeFailed, when set, hears of every backend connection lost to an
+	// I/O error (circuit breakers).
+	NodeFailed func(cluster, url string, err error)
+	// Keys keeps blocks of generated key values for every session; nil
+	// takes values one statement at a time.
+	Keys *KeyBlocks
+	// Slots gives each cluster its sequence slot (package idrange); nil
+	// numbers the clusters in sorted order, which holds only while the
+	// shard map keeps its clusters.
+	Slots SequenceSlots
 }
 
 // txState is the client-visible transaction state.
@@ -75,9 +85,8 @@ type Session struct {
 	cfg    *Config
 	client Client
 	snap   *shardmap.Snapshot
+	log    *slog.Logger
 
-	// startupParams are the client's startup parameters for backends.
-	startupParams map[string]string
 	// conns are the backend sessions by cluster.
 	conns map[string]*conn
 	// coord is the backend session on the coordinator, which finishes
@@ -106,7 +115,8 @@ type Session struct {
 	reported map[string]string
 	// cancelable lists the backend sessions for Cancel, which runs on
 	// another goroutine.
-	cancelable atomic.Pointer[[]*backend.Conn]
+	cancelMu   sync.Mutex
+	cancelable []*backend.Conn
 
 	// replicas are the backend sessions on replicas, by URL.
 	replicas map[string]*conn
@@ -118,6 +128,10 @@ type Session struct {
 	// tempObjects is set once the session created temporary objects: they
 	// exist only in its primary's backend, so its reads stay there.
 	tempObjects bool
+	// sessionState is set once a statement left state in a backend
+	// session (advisory locks, LISTEN, ...): its backend sessions stay
+	// with this client.
+	sessionState bool
 	// batchWrites is set while a Query message holding a write runs: its
 	// reads go to the primaries with it.
 	batchWrites bool
@@ -128,23 +142,38 @@ type Session struct {
 	// route lists the nodes the current statement uses; lastRoute the
 	// previous statement's, for SHOW sqlrouter.last_route.
 	route     []string
-	lastRoute string
+	lastRoute []string
+	// order is syncOrder's buffer.
+	order []*conn
+	// retries is the arena of readRetry, retryUsed its part in use;
+	// entrySlab and entryUsed the same for pipeline entries.
+	retries   []*readRetry
+	retryUsed int
+	entrySlab []*entry
+	entryUsed int
+	syncBuf   []*entry
+	// keyDefaults caches what tables' key columns default to, for INSERTs
+	// that leave the key out, as of the router's schema generation
+	// keyDefaultsGen.
+	keyDefaults    map[string]keyDefault
+	keyDefaultsGen uint64
 }
 
 // NewSession makes a session. startupParams are the client's startup
 // parameters to pass to backends (application_name, DateStyle, ...).
 func NewSession(cfg *Config, client Client, startupParams map[string]string) *Session {
 	s := &Session{
-		cfg:           cfg,
-		client:        client,
-		startupParams: startupParams,
-		conns:         map[string]*conn{},
-		cursors:       map[string]string{},
-		replicas:      map[string]*conn{},
-		txnConns:      map[string]*conn{},
-		reported:      map[string]string{},
+		cfg:      cfg,
+		client:   client,
+		conns:    map[string]*conn{},
+		cursors:  map[string]string{},
+		replicas: map[string]*conn{},
+		txnConns: map[string]*conn{},
+		reported: map[string]string{},
 	}
 	s.ext.init()
+	s.settings.base = startupSettings(startupParams)
+	s.settings.refresh()
 	return s
 }
 
@@ -170,26 +199,25 @@ func (s *Session) SearchPath() string { return s.settings.value("search_path") }
 // a statement that fans out stops everywhere. It may be called from any
 // goroutine.
 func (s *Session) Cancel(ctx context.Context) {
-	list := s.cancelable.Load()
-	if list == nil {
-		return
-	}
+	s.cancelMu.Lock()
+	list := slices.Clone(s.cancelable)
+	s.cancelMu.Unlock()
 	var wg sync.WaitGroup
-	for _, c := range *list {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	for _, c := range list {
+		wg.Go(func() {
 			if err := c.Cancel(ctx); err != nil {
-				s.cfg.Logger.Debug("cancel request failed", "addr", c.Addr(), "err", err)
+				s.logger().Debug("cancel request failed", "addr", c.Addr(), "err", err)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 }
 
 // publishConns refreshes the list Cancel reads.
 func (s *Session) publishConns() {
-	list := make([]*backend.Conn, 0, len(s.conns))
+	s.cancelMu.Lock()
+	defer s.cancelMu.Unlock()
+	list := s.cancelable[:0]
 	for _, c := range s.conns {
 		list = append(list, c.Conn)
 	}
@@ -199,37 +227,14 @@ func (s *Session) publishConns() {
 	if s.coord != nil {
 		list = append(list, s.coord.Conn)
 	}
-	s.cancelable.Store(&list)
+	clear(list[len(list):cap(list)])
+	s.cancelable = list
 }
 
-// Open connects to the default cluster and returns the ParameterStatus
-// values its server reported, which the front end passes on to the
-// client at startup. A startup parameter the server rejects fails here,
-// as it would when connecting to PostgreSQL.
-func (s *Session) Open(ctx context.Context) (map[string]string, error) {
-	c, err := s.conn(ctx, s.snap.Map.DefaultClusterName())
-	if err != nil {
-		return nil, err
-	}
-	maps.Copy(s.reported, c.ServerParams)
-	return c.ServerParams, nil
-}
-
-// Close ends every backend session.
+// Close gives every backend session back: clean ones to be reused, the
+// others reset or closed (an open transaction rolls back).
 func (s *Session) Close() {
-	for _, c := range s.conns {
-		c.Close()
-	}
-	clear(s.conns)
-	for _, c := range s.replicas {
-		c.Close()
-	}
-	clear(s.replicas)
-	if s.coord != nil {
-		s.coord.Close()
-		s.coord = nil
-	}
-	s.publishConns()
+	s.giveBackAll()
 }
 
 // conn returns the session's backend session for a cluster, connecting
@@ -254,11 +259,10 @@ func (s *Session) conn(ctx context.Context, cluster string) (*conn, error) {
 		c = nil
 	}
 	if c == nil {
-		bc, err := s.cfg.Dialer.Dial(ctx, cluster, cl.Primary, s.startupParams)
-		if err != nil {
-			return nil, connectError(cluster, err)
+		var err error
+		if c, err = s.lease(ctx, cluster, cl.Primary); err != nil {
+			return nil, err
 		}
-		c = &conn{Conn: bc, cluster: cluster, url: cl.Primary}
 		s.conns[cluster] = c
 		s.publishConns()
 	}
@@ -278,16 +282,24 @@ func (s *Session) sortedClusters() []string {
 }
 
 // syncOrder lists every open conn, primaries by cluster then replicas by
-// URL: the order a Sync reaches them.
+// URL: the order a Sync reaches them. The list is valid until the next
+// call.
 func (s *Session) syncOrder() []*conn {
-	out := make([]*conn, 0, len(s.conns)+len(s.replicas))
-	for _, cl := range s.sortedClusters() {
-		out = append(out, s.conns[cl])
+	out := s.order[:0]
+	for _, c := range s.conns {
+		out = append(out, c)
 	}
-	urls := slices.Sorted(maps.Keys(s.replicas))
-	for _, u := range urls {
-		out = append(out, s.replicas[u])
+	if len(out) > 1 {
+		slices.SortFunc(out, func(a, b *conn) int { return strings.Compare(a.cluster, b.cluster) })
 	}
+	n := len(out)
+	for _, c := range s.replicas {
+		out = append(out, c)
+	}
+	if len(out)-n > 1 {
+		slices.SortFunc(out[n:], func(a, b *conn) int { return strings.Compare(a.url, b.url) })
+	}
+	s.order = out
 	return out
 }
 

@@ -26,7 +26,11 @@ func (s *Session) Query(ctx context.Context, text string, stmts []planner.Statem
 			s.batchWrites = s.batchWrites || writes(st.Plan)
 		}
 	}
-	defer func() { s.batchWrites = false }()
+	defer func() {
+		s.batchWrites = false
+		s.releaseIdle()
+		s.recycleRetries()
+	}()
 	if len(stmts) == 0 {
 		s.client.Send(&pgproto3.EmptyQueryResponse{})
 		return nil
@@ -38,6 +42,7 @@ func (s *Session) Query(ctx context.Context, text string, stmts []planner.Statem
 	if len(stmts) > 1 {
 		for _, st := range stmts {
 			s.tempObjects = s.tempObjects || st.TempObjects
+			s.sessionState = s.sessionState || st.SessionState
 		}
 		if cluster, ok := s.singleCluster(stmts); ok {
 			return s.runWhole(ctx, cluster, text)
@@ -128,14 +133,14 @@ func (s *Session) runWhole(ctx context.Context, cluster, text string) error {
 		return s.stmtError(ctx, err)
 	}
 	s.routed(c)
-	c.wrote = true
+	c.markWrote()
 	if err := s.enter(ctx, c); err != nil {
 		return s.stmtError(ctx, err)
 	}
 	c.SendQuery(text)
 	c.unnamed = ""
 	s.touched(cluster)
-	e := &entry{kind: expQuery, conn: c, sink: clientSink{s}}
+	e := s.newEntry(entry{kind: expQuery, conn: c, sink: clientSink{s}})
 	s.push(e)
 	if err := s.drain(ctx); err != nil {
 		return err
@@ -172,9 +177,12 @@ func (s *Session) runStatement(ctx context.Context, st planner.Statement, _ *pla
 	if st.TempObjects {
 		s.tempObjects = true
 	}
+	if st.SessionState {
+		s.sessionState = true
+	}
 	switch p := st.Plan.(type) {
 	case *planner.Route:
-		cluster, err := p.Target.ResolveOne(planner.Params{})
+		cluster, err := p.Cluster(planner.Params{})
 		if err != nil {
 			return s.stmtError(ctx, err)
 		}
@@ -194,7 +202,15 @@ func (s *Session) runStatement(ctx context.Context, st planner.Statement, _ *pla
 	case *planner.Broadcast:
 		return s.runBroadcast(ctx, p, st, nil)
 	case *planner.SplitInsert:
-		return s.runSplit(ctx, p, st, nil)
+		return s.runSplit(ctx, p, st, nil, true)
+	case *planner.FanOut:
+		return s.runFanOut(ctx, p, st, nil)
+	case *planner.InsertSelect:
+		return s.runInsertSelect(ctx, p, nil)
+	case *planner.Locate:
+		return s.runLocate(ctx, p, st, nil)
+	case *planner.GenKeys:
+		return s.runGenKeys(ctx, p, st, nil)
 	case *planner.Finish:
 		return s.runFinish(ctx, p, nil, true, st.Consistency)
 	case *planner.Scatter:
@@ -203,6 +219,10 @@ func (s *Session) runStatement(ctx context.Context, st planner.Statement, _ *pla
 		return s.runCombine(ctx, p, nil, true, st.Consistency)
 	case *planner.ExplainPlan:
 		return s.runExplain(ctx, p, nil, true)
+	case *planner.CopyIn:
+		return s.runCopyIn(ctx, p)
+	case *planner.CopyOut:
+		return s.runCopyOut(ctx, p)
 	default:
 		return s.runLocal(ctx, st.Plan, true)
 	}
@@ -219,14 +239,16 @@ func (s *Session) runRoute(ctx context.Context, cluster string, st planner.State
 		return s.stmtError(ctx, err)
 	}
 	if !readOnly {
-		c.wrote = true
+		c.markWrote()
 	}
 	c.SendQuery(st.SQL)
 	c.unnamed = ""
 	s.touched(cluster)
-	e := &entry{kind: expQuery, conn: c, sink: clientSink{s}, charOffset: st.CharOffset}
+	e := s.newEntry(entry{kind: expQuery, conn: c, sink: clientSink{s}, charOffset: st.CharOffset})
 	if c.replica {
-		e.retry = &readRetry{simple: st.SQL, cluster: cluster, hint: st.Consistency, charOffset: st.CharOffset}
+		r := s.newRetry()
+		r.simple, r.cluster, r.hint, r.charOffset = st.SQL, cluster, st.Consistency, st.CharOffset
+		e.retry = r
 	}
 	s.push(e)
 	autocommit := !readOnly && s.state == txIdle && !s.coordinated

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 type cacheKey struct {
@@ -103,4 +104,25 @@ func oidKey(oids []uint32) string {
 		b.WriteByte(',')
 	}
 	return b.String()
+}
+
+// cacheCounters count how statement texts were planned.
+type cacheCounters struct {
+	// hits are texts planned from the cache (their text's plan or their
+	// shape's template); misses are texts parsed.
+	hits, misses atomic.Int64
+}
+
+// CacheStats are the plan cache's counters.
+type CacheStats struct {
+	// Hits counts statement texts planned from the cache, by their text
+	// or by their shape; Misses counts texts parsed and planned anew.
+	Hits, Misses int64
+	// Entries is the number of plans cached now: by text, and by shape.
+	Entries int
+}
+
+// CacheStats reads the plan cache's counters.
+func (p *Planner) CacheStats() CacheStats {
+	return CacheStats{Hits: p.counts.hits.Load(), Misses: p.counts.misses.Load(), Entries: p.cache.Len() + p.shapes.Len()}
 }

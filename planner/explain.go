@@ -60,6 +60,8 @@ func Steps(p Plan) ([]Step, string) {
 		var t Target
 		t.addStatic(p.Clusters...)
 		return []Step{{What: "broadcast", SQL: p.SQL, Target: t, Params: allNumbers(p.SQL)}}, ""
+	case *FanOut:
+		return []Step{{What: "fan-out", SQL: p.SQL, Target: p.Target, Params: allNumbers(p.SQL)}}, ""
 	case *SplitInsert:
 		var steps []Step
 		for _, part := range p.static {
@@ -129,7 +131,7 @@ func planExplain(ctx *Context, s *pg_query.ExplainStmt, sql string) (Plan, error
 		p.Spread = nil
 	}
 	switch p.(type) {
-	case *Route, *Scatter, *Combine, *Finish, *Broadcast, *SplitInsert:
+	case *Route, *Scatter, *Combine, *Finish, *Broadcast, *SplitInsert, *FanOut, *InsertSelect, *GenKeys:
 	default:
 		return nil, pgerror.Unsupported("EXPLAIN of this statement is not supported through the router")
 	}

@@ -17,6 +17,7 @@ import (
 type Planner struct {
 	cache  *lru[cacheKey, cacheEntry]
 	shapes *lru[uint64, *shapePlan]
+	counts cacheCounters
 }
 
 // Options configure a Planner. The zero value is sane.
@@ -39,7 +40,7 @@ func New(opts Options) *Planner {
 // whole text, as in PostgreSQL. The statements are the caller's; see
 // PlanQueryInto to plan into reused memory.
 func (p *Planner) PlanQuery(ctx Context, sql string) ([]Statement, error) {
-	if e, ok := p.cache.get(textKey(ctx, sql)); ok {
+	if e, ok := p.cached(textKey(ctx, sql)); ok {
 		return e.stmts, e.err
 	}
 	q := new(Query)
@@ -50,6 +51,15 @@ func (p *Planner) PlanQuery(ctx Context, sql string) ([]Statement, error) {
 
 func textKey(ctx Context, sql string) cacheKey {
 	return cacheKey{rev: ctx.Revision, searchPath: ctx.SearchPath, sql: sql}
+}
+
+// cached looks a text up in the text cache, counting a hit.
+func (p *Planner) cached(k cacheKey) (cacheEntry, bool) {
+	e, ok := p.cache.get(k)
+	if ok {
+		p.counts.hits.Add(1)
+	}
+	return e, ok
 }
 
 // remember caches the plan of a text.
@@ -64,7 +74,7 @@ func (p *Planner) remember(k cacheKey, stmts []Statement, err error) {
 func (p *Planner) PlanPrepared(ctx Context, sql string) (Statement, error) {
 	key := cacheKey{rev: ctx.Revision, searchPath: ctx.SearchPath, sql: sql, prepared: true}
 	key.setOIDs(ctx.ParamOIDs)
-	e, ok := p.cache.get(key)
+	e, ok := p.cached(key)
 	if !ok {
 		e = p.planPrepared(ctx, key, sql)
 	}
@@ -76,6 +86,7 @@ func (p *Planner) PlanPrepared(ctx Context, sql string) (Statement, error) {
 
 // planPrepared plans the text of a Parse message and caches the plan.
 func (p *Planner) planPrepared(ctx Context, key cacheKey, sql string) cacheEntry {
+	p.counts.misses.Add(1)
 	stmts, err := parseAndPlan(&ctx, sql)
 	if err == nil {
 		switch len(stmts) {
@@ -110,7 +121,7 @@ func planTree(ctx *Context, sql string, tree *pg_query.ParseResult) ([]Statement
 			return nil, err
 		}
 		out = append(out, Statement{SQL: text, CharOffset: utf8.RuneCountInString(sql[:offset]), Plan: plan, Consistency: consistencyHint(text),
-			TempObjects: createsTemp(raw.Stmt)})
+			TempObjects: createsTemp(raw.Stmt), SessionState: holdsSessionState(raw.Stmt, text)})
 	}
 	// Every statement of a text is planned before any runs, with the
 	// search_path of the moment: one that changes it must come last.

@@ -29,7 +29,7 @@ type Query struct {
 // the next call with q.
 func (p *Planner) PlanQueryInto(ctx Context, sql string, q *Query) error {
 	q.reset()
-	if e, ok := p.cache.get(textKey(ctx, sql)); ok {
+	if e, ok := p.cached(textKey(ctx, sql)); ok {
 		q.Stmts = append(q.Stmts, e.stmts...)
 		return e.err
 	}
@@ -65,6 +65,7 @@ func (p *Planner) plan(ctx Context, sql string, q *Query) error {
 			return p.planFirst(ctx, sql, n, h, q)
 		}
 		if sp.tmpl != nil && sp.tmpl.instantiate(sql, n, q) {
+			p.counts.hits.Add(1)
 			return nil
 		}
 	}
@@ -88,6 +89,7 @@ func (n *normalizer) cacheKey(ctx Context) []byte {
 // template, or from the tree when the shape has none or the template does
 // not fit this text.
 func (p *Planner) planFirst(ctx Context, sql string, n *normalizer, h uint64, q *Query) error {
+	p.counts.misses.Add(1)
 	tree, err := pg_query.Parse(sql)
 	if err != nil {
 		p.shapes.put(h, &shapePlan{key: string(n.key)})
@@ -111,6 +113,7 @@ func (p *Planner) planText(ctx Context, sql string, tree *pg_query.ParseResult, 
 	if tree != nil {
 		stmts, err = planTree(&ctx, sql, tree)
 	} else {
+		p.counts.misses.Add(1)
 		stmts, err = parseAndPlan(&ctx, sql)
 	}
 	p.remember(textKey(ctx, sql), stmts, err)

@@ -74,8 +74,12 @@ type routeTemplate struct {
 	pins   []Pin
 	target Target
 	write  bool
-	// readOnly and tempObjects are as in Route and Statement.
-	readOnly, tempObjects bool
+	// move is an UPDATE's assignment of a literal to the key: the new key
+	// must belong on the cluster the row is on, as placeKeyMove checks.
+	move *KeyMove
+	// readOnly, tempObjects and sessionState are as in Route and
+	// Statement.
+	readOnly, tempObjects, sessionState bool
 	// The statement is text[start:len(text)-tail]; charOffset is the
 	// number of characters before it. Only blanks and comments lie
 	// outside it, so these are the same for every text of the shape.
@@ -119,13 +123,22 @@ func buildTemplate(ctx *Context, sql string, n *normalizer, tree *pg_query.Parse
 		return nil
 	}
 	t := &routeTemplate{first: first, uses: uses.uses, start: offset, tail: len(sql) - offset - len(text),
-		charOffset: utf8.RuneCountInString(sql[:offset]), tempObjects: createsTemp(raw.Stmt)}
+		charOffset: utf8.RuneCountInString(sql[:offset]), tempObjects: createsTemp(raw.Stmt),
+		sessionState: holdsSessionState(raw.Stmt, text)}
+	if t.sessionState && !t.tempObjects {
+		// A literal may decide it (set_config's is_local): such rare
+		// statements are planned from their text.
+		return nil
+	}
 	switch p := plan.(type) {
 	case *Route:
-		if p.CopyIn || p.DeclareCursor != "" || !pointPins(p.Target.params, first) {
+		if p.CopyIn || p.DeclareCursor != "" || p.Spread != nil || !pointPins(p.Target.params, first) {
 			return nil
 		}
-		t.write, t.readOnly = p.Write, p.ReadOnly
+		if p.KeyMove != nil && (len(p.Target.Pins) == 0 || p.KeyMove.Value.Param > 0 && int32(p.KeyMove.Value.Param) < first) {
+			return nil
+		}
+		t.write, t.readOnly, t.move = p.Write, p.ReadOnly, p.KeyMove
 		if len(p.Target.Pins) == 0 {
 			t.target = p.Target
 		} else {
@@ -237,9 +250,33 @@ func (t *routeTemplate) instantiate(sql string, n *normalizer, q *Query) bool {
 		}
 		r.Target = target
 	}
+	if t.move != nil && !t.keepsCluster(r.Target.Static[0], keys) {
+		return false
+	}
 	q.Stmts = append(q.Stmts[:0], Statement{SQL: text, CharOffset: t.charOffset, Consistency: consistencyHint(text),
-		TempObjects: t.tempObjects, Plan: r})
+		TempObjects: t.tempObjects, SessionState: t.sessionState, Plan: r})
 	return true
+}
+
+// keepsCluster reports whether the key the UPDATE assigns belongs on
+// cluster, where the text's keys put the row (placeKeyMove's check).
+// When it does not, the text's own plan is the error.
+func (t *routeTemplate) keepsCluster(cluster string, keys []KeyExpr) bool {
+	v := t.move.Value
+	if v.Param > 0 {
+		i := t.useOf(v.Param, t.move.Table.Distribution.KeyType)
+		if i < 0 {
+			return false
+		}
+		v = keys[i]
+	}
+	m := KeyMove{Table: t.move.Table, Value: v}
+	return m.check(cluster, Params{}) == nil
+}
+
+// useOf is the index of the use of parameter param as a key of type key.
+func (t *routeTemplate) useOf(param int, key shardmap.KeyType) int {
+	return slices.IndexFunc(t.uses, func(u keyUse) bool { return u.param == int32(param) && u.key == key })
 }
 
 // resolve builds the target the text's constant keys give, as routeFor
@@ -253,7 +290,7 @@ func (t *routeTemplate) resolve(keys []KeyExpr, q *Query) (Target, bool) {
 		from := len(vals)
 		for _, v := range p.Values {
 			if v.Param > 0 {
-				i := slices.IndexFunc(t.uses, func(u keyUse) bool { return u.param == int32(v.Param) && u.key == d.KeyType })
+				i := t.useOf(v.Param, d.KeyType)
 				if i < 0 {
 					return Target{}, false
 				}
