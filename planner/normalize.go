@@ -3,6 +3,7 @@ package planner
 import (
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // LiteralClass is the kind of constant token PostgreSQL's lexer makes of a
@@ -288,9 +289,13 @@ func (n *normalizer) addNumber(start, end int, integer bool) {
 
 // addString records a string literal. A string followed by another quote
 // (a continuation across a newline, which the lexer glues into one
-// constant) is refused.
+// constant) is refused, and so is one that is not valid UTF-8, which
+// pg_query fails to parse.
 func (n *normalizer) addString(start, end int, form byte, bodyStart, bodyEnd int, escaped bool) bool {
 	if j, ok := skipBlank(n.sql, end); !ok || j < len(n.sql) && n.sql[j] == '\'' {
+		return false
+	}
+	if !utf8.ValidString(n.sql[bodyStart:bodyEnd]) {
 		return false
 	}
 	class := LiteralString

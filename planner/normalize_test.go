@@ -68,7 +68,7 @@ func TestNormalizeRefuses(t *testing.T) {
 		"SELECT E'\\101', E'\\x41', E'\\u0041'",
 		"SELECT 0x1F", "SELECT 1_000", "SELECT 12abc", "SELECT 1e", "SELECT 1.5.2", "SELECT 5$$x$$",
 		"SELECT 'a'\n'b'", "SELECT 'a' -- c\n 'b'", "SELECT 'a' 'b'",
-		"SELECT $1abc", "SELECT 'a\x00'",
+		"SELECT $1abc", "SELECT 'a\x00'", "SELECT '\xf7'", "SELECT $$\xf7$$",
 	} {
 		if s, ok := Normalize(sql); ok {
 			t.Errorf("%q: normalized to %q, want a refusal", sql, s.Text)
