@@ -13,7 +13,20 @@ type cacheKey struct {
 	searchPath string
 	sql        string
 	prepared   bool
-	oids       string
+	// The declared parameter types: up to four in oids (the common case,
+	// which needs no allocation), more spelt out in moreOIDs.
+	noids    int
+	oids     [4]uint32
+	moreOIDs string
+}
+
+func (k *cacheKey) setOIDs(oids []uint32) {
+	k.noids = len(oids)
+	if len(oids) <= len(k.oids) {
+		copy(k.oids[:], oids)
+		return
+	}
+	k.moreOIDs = oidKey(oids)
 }
 
 type cacheEntry struct {
@@ -21,59 +34,61 @@ type cacheEntry struct {
 	err   error
 }
 
-// planCache is a bounded LRU of plans. Keys carry the shard map revision,
-// so a new map version misses and old entries age out.
-type planCache struct {
+// maxCachedText is the longest text whose plan (or shape) is kept: giant
+// texts (bulk INSERTs) are not worth keeping.
+const maxCachedText = 64 << 10
+
+// lru is a bounded map that forgets the least recently used entry first.
+// It is safe for concurrent use. Keys of the plan caches carry the shard
+// map revision, so a new map version misses and old entries age out.
+type lru[K comparable, V any] struct {
 	mu    sync.Mutex
 	max   int
-	order *list.List // front = most recent; values are cacheKey
-	items map[cacheKey]*cacheItem
-	// hits and misses count get's answers.
-	hits, misses atomic.Int64
+	order *list.List // front = most recent; values are *lruItem
+	items map[K]*lruItem[K, V]
 }
 
-type cacheItem struct {
-	entry cacheEntry
+type lruItem[K comparable, V any] struct {
+	key   K
+	value V
 	elem  *list.Element
 }
 
-func newPlanCache(max int) *planCache {
-	return &planCache{max: max, order: list.New(), items: make(map[cacheKey]*cacheItem)}
+func newLRU[K comparable, V any](max int) *lru[K, V] {
+	return &lru[K, V]{max: max, order: list.New(), items: make(map[K]*lruItem[K, V])}
 }
 
-func (c *planCache) get(k cacheKey) (cacheEntry, bool) {
+func (c *lru[K, V]) get(k K) (V, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	it, ok := c.items[k]
 	if !ok {
-		c.misses.Add(1)
-		return cacheEntry{}, false
+		var zero V
+		return zero, false
 	}
-	c.hits.Add(1)
 	c.order.MoveToFront(it.elem)
-	return it.entry, true
+	return it.value, true
 }
 
-func (c *planCache) put(k cacheKey, e cacheEntry) {
-	if len(k.sql) > 64<<10 {
-		return // giant texts (bulk INSERTs) are not worth keeping
-	}
+func (c *lru[K, V]) put(k K, v V) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if it, ok := c.items[k]; ok {
-		it.entry = e
+		it.value = v
 		c.order.MoveToFront(it.elem)
 		return
 	}
-	c.items[k] = &cacheItem{entry: e, elem: c.order.PushFront(k)}
+	it := &lruItem[K, V]{key: k, value: v}
+	it.elem = c.order.PushFront(it)
+	c.items[k] = it
 	for c.order.Len() > c.max {
-		old := c.order.Remove(c.order.Back()).(cacheKey)
-		delete(c.items, old)
+		old := c.order.Remove(c.order.Back()).(*lruItem[K, V])
+		delete(c.items, old.key)
 	}
 }
 
 // Len is the number of cached entries.
-func (c *planCache) Len() int {
+func (c *lru[K, V]) Len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.items)
@@ -91,15 +106,23 @@ func oidKey(oids []uint32) string {
 	return b.String()
 }
 
+// cacheCounters count how statement texts were planned.
+type cacheCounters struct {
+	// hits are texts planned from the cache (their text's plan or their
+	// shape's template); misses are texts parsed.
+	hits, misses atomic.Int64
+}
+
 // CacheStats are the plan cache's counters.
 type CacheStats struct {
-	// Hits and Misses count lookups of statement texts.
+	// Hits counts statement texts planned from the cache, by their text
+	// or by their shape; Misses counts texts parsed and planned anew.
 	Hits, Misses int64
-	// Entries is the number of plans cached now.
+	// Entries is the number of plans cached now: by text, and by shape.
 	Entries int
 }
 
 // CacheStats reads the plan cache's counters.
 func (p *Planner) CacheStats() CacheStats {
-	return CacheStats{Hits: p.cache.hits.Load(), Misses: p.cache.misses.Load(), Entries: p.cache.Len()}
+	return CacheStats{Hits: p.counts.hits.Load(), Misses: p.counts.misses.Load(), Entries: p.cache.Len() + p.shapes.Len()}
 }

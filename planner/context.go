@@ -22,6 +22,9 @@ type Context struct {
 
 	// version is the parse tree format version, for deparsing rewrites.
 	version int32
+	// shape is set while planning a statement's shape: parameters from
+	// shape.first on stand for its literals.
+	shape *shapeUses
 }
 
 // Type OIDs of the parameter types the router can read a key from.

@@ -7,7 +7,10 @@
 // run on several, split an INSERT by cluster, or handle in the router
 // (transaction control, session settings). Where a key comes from a $n
 // parameter the choice is left to Bind time, so one plan serves every
-// execution of a prepared statement.
+// execution of a prepared statement. A simple-protocol statement is also
+// planned by shape (normalize.go, shape.go): texts that differ only in
+// their literals are parsed once, and each later one gets, without
+// parsing, the very plan its text would get.
 //
 // The planner does no I/O. Statements it cannot place exactly are refused
 // with SQLSTATE 0A000 and a message naming the construct: it never guesses.

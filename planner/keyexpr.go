@@ -80,8 +80,39 @@ func (k KeyExpr) value(t shardmap.KeyType, p Params) (key shardmap.Key, ok bool,
 		}
 		return key, true, nil
 	}
+	if key, ok := decimalKey(t, v); ok {
+		return key, true, nil
+	}
 	key, err = parseKeyText(t, string(v))
 	return key, err == nil, err
+}
+
+// decimalKey reads an integer key written as plain decimal digits with an
+// optional sign, the usual text of a Bind parameter, without converting
+// it to a string; ok is false for anything else, which parseKeyText then
+// reads (or rejects) as PostgreSQL would.
+func decimalKey(t shardmap.KeyType, v []byte) (shardmap.Key, bool) {
+	if t.Kind() != shardmap.KindInt || len(v) == 0 {
+		return shardmap.Key{}, false
+	}
+	digits, neg := v, false
+	if v[0] == '-' || v[0] == '+' {
+		digits, neg = v[1:], v[0] == '-'
+	}
+	if len(digits) == 0 || len(digits) > 18 {
+		return shardmap.Key{}, false // 18 digits cannot overflow int64
+	}
+	var n int64
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return shardmap.Key{}, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return intKey(t, n)
 }
 
 // values evaluates k for one execution as a list of keys: one for a scalar

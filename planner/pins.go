@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"math"
 	"strconv"
 	"strings"
 
@@ -91,8 +92,9 @@ func (a *analysis) exprPins(x *pg_query.A_Expr, cands []*relRef) map[*relRef]*Pi
 		case *pg_query.A_ArrayExpr:
 			return a.pinValues(r, arr.Elements)
 		case *pg_query.ParamRef:
-			// key = ANY($1): the array's elements, at Bind.
-			if !a.ctx.arrayParamUsable(int(arr.Number), r.table.Distribution.KeyType) {
+			// key = ANY($1): the array's elements, at Bind. A literal's
+			// placeholder stands for a constant, which pins nothing here.
+			if a.ctx.shape.isLiteral(arr.Number) || !a.ctx.arrayParamUsable(int(arr.Number), r.table.Distribution.KeyType) {
 				return nil
 			}
 			return map[*relRef]*Pin{r: {Table: r.table, Values: []KeyExpr{{Param: int(arr.Number), Array: true}}}}
@@ -197,6 +199,7 @@ func (a *analysis) keyValue(n *pg_query.Node, t shardmap.KeyType) (KeyExpr, bool
 	case *pg_query.A_Const:
 		return constKey(x, t, t)
 	case *pg_query.ParamRef:
+		a.ctx.shape.note(x.Number, t, t)
 		if !a.ctx.paramUsable(int(x.Number), t) {
 			return KeyExpr{}, false, nil
 		}
@@ -210,6 +213,7 @@ func (a *analysis) keyValue(n *pg_query.Node, t shardmap.KeyType) (KeyExpr, bool
 		case *pg_query.A_Const:
 			return constKey(arg, ct, t)
 		case *pg_query.ParamRef:
+			a.ctx.shape.note(arg.Number, ct, t)
 			// The cast fixes the parameter's type when the client left it
 			// open; a declared type must itself be usable.
 			if int(arg.Number) <= len(a.ctx.ParamOIDs) && a.ctx.ParamOIDs[arg.Number-1] != 0 && !a.ctx.paramUsable(int(arg.Number), ct) {
@@ -231,16 +235,15 @@ func constKey(c *pg_query.A_Const, lit, t shardmap.KeyType) (KeyExpr, bool, erro
 	case *pg_query.A_Const_Ival:
 		// An integer literal keeps its own type: a value outside the key's
 		// range is compared across types and matches nothing.
-		text := strconv.FormatInt(int64(v.Ival.Ival), 10)
 		switch {
 		case t.Kind() == shardmap.KindInt:
-			if _, err := shardmap.ParseKey(lit, text); err != nil {
+			if _, ok := intKey(lit, int64(v.Ival.Ival)); !ok {
 				return KeyExpr{}, false, nil
 			}
-			k, err := shardmap.ParseKey(t, text)
-			return KeyExpr{Const: k}, err == nil, nil
+			k, ok := intKey(t, int64(v.Ival.Ival))
+			return KeyExpr{Const: k}, ok, nil
 		case t == shardmap.KeyTypeText && lit == shardmap.KeyTypeText:
-			return KeyExpr{Const: shardmap.TextKey(text)}, true, nil
+			return KeyExpr{Const: shardmap.TextKey(strconv.FormatInt(int64(v.Ival.Ival), 10))}, true, nil
 		}
 		return KeyExpr{}, false, nil
 	case *pg_query.A_Const_Fval:
@@ -269,6 +272,26 @@ func constKey(c *pg_query.A_Const, lit, t shardmap.KeyType) (KeyExpr, bool, erro
 		return KeyExpr{Const: k}, true, nil
 	}
 	return KeyExpr{}, false, nil
+}
+
+// intKey is the key ParseKey reads from v's decimal text, without making
+// the text: ok is false when v is out of t's range (or t is no integer
+// type).
+func intKey(t shardmap.KeyType, v int64) (shardmap.Key, bool) {
+	switch t {
+	case shardmap.KeyTypeSmallint:
+		if v < math.MinInt16 || v > math.MaxInt16 {
+			return shardmap.Key{}, false
+		}
+	case shardmap.KeyTypeInt:
+		if v < math.MinInt32 || v > math.MaxInt32 {
+			return shardmap.Key{}, false
+		}
+	case shardmap.KeyTypeBigint:
+	default:
+		return shardmap.Key{}, false
+	}
+	return shardmap.IntKey(v), true
 }
 
 // castKeyType maps the type of a cast to the key type whose equality the

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	pg_query "github.com/pganalyze/pg_query_go/v6"
+
 	"github.com/sqlrouter/sqlrouter/planner"
 	"github.com/sqlrouter/sqlrouter/shardmap"
 )
@@ -14,11 +16,16 @@ import (
 //
 //   - Cold: a new Planner for every iteration, so every plan is parsed and
 //     planned from scratch (the cost of a statement shape seen once).
+//     Parse is pg_query's part of it alone.
 //   - Hit: the same text again and again, served by the plan cache.
 //   - DistinctLiterals: the same shape with a new literal each time, as
-//     pgbench -S and most ORMs' simple-protocol clients send it. Today each
-//     text is a new cache key (a cold plan plus a cache insertion); a
-//     shape-normalizing cache turns these into hits.
+//     pgbench -S and most ORMs' simple-protocol clients send it: a hit of
+//     the shape cache when the class's plans are made from templates
+//     (shape.go), else a cold plan plus a cache insertion.
+//
+// Statements are planned as the router plans them: a Query message with
+// PlanQueryInto into one reused planner.Query, a prepared statement with
+// PlanPrepared and Target.ResolveOne.
 //
 // Run them with
 //
@@ -58,7 +65,7 @@ type statementClass struct {
 	// Bind with bind as $1.
 	prepared  bool
 	paramOIDs []uint32
-	bind      string
+	bind      [][]byte
 }
 
 // insertRows is a 20-row INSERT whose keys start at %d.
@@ -81,7 +88,9 @@ func insertRows() string {
 
 var statementClasses = []statementClass{
 	{name: "PointSelect", sql: "SELECT id, name, email FROM customers WHERE id = %d"},
-	{name: "PointSelectParam", sql: "SELECT id, name, email FROM customers WHERE id = $1", prepared: true, paramOIDs: []uint32{20}, bind: "42"},
+	{name: "PointSelectParam", sql: "SELECT id, name, email FROM customers WHERE id = $1", prepared: true, paramOIDs: []uint32{20}, bind: [][]byte{[]byte("42")}},
+	{name: "InsertRow", sql: "INSERT INTO customers (id, name, email) VALUES (%d, 'name', 'n@example.com')"},
+	{name: "UpdateByKey", sql: "UPDATE customers SET balance = balance + 5 WHERE id = %d"},
 	{name: "Insert20Rows", sql: insertRows()},
 	{name: "Join3Tables", sql: `SELECT c.name, o.id, o.amount, k.name
 FROM customers c
@@ -110,16 +119,16 @@ func (c statementClass) text(n int) string {
 	return c.sql
 }
 
-// plan plans sql as the class says and, for a prepared statement, routes
-// one execution as Bind would.
-func (c statementClass) plan(b *testing.B, p *planner.Planner, ctx planner.Context, sql string) {
+// plan plans sql as the class says, as the router does: a Query message
+// into the session's reused planner.Query; for a prepared statement,
+// Parse and one execution routed as Bind would.
+func (c statementClass) plan(b *testing.B, p *planner.Planner, q *planner.Query, ctx planner.Context, sql string) {
 	if !c.prepared {
-		stmts, err := p.PlanQuery(ctx, sql)
-		if err != nil {
+		if err := p.PlanQueryInto(ctx, sql, q); err != nil {
 			b.Fatalf("%s: %v", c.name, err)
 		}
-		if len(stmts) != 1 {
-			b.Fatalf("%s: %d statements planned, want 1", c.name, len(stmts))
+		if len(q.Stmts) != 1 {
+			b.Fatalf("%s: %d statements planned, want 1", c.name, len(q.Stmts))
 		}
 		return
 	}
@@ -132,7 +141,7 @@ func (c statementClass) plan(b *testing.B, p *planner.Planner, ctx planner.Conte
 	if !ok {
 		b.Fatalf("%s: plan is %T, want a Route", c.name, st.Plan)
 	}
-	if _, err := route.Target.ResolveOne(planner.Params{Values: [][]byte{[]byte(c.bind)}}); err != nil {
+	if _, err := route.Target.ResolveOne(planner.Params{Values: c.bind}); err != nil {
 		b.Fatalf("%s: bind: %v", c.name, err)
 	}
 }
@@ -145,8 +154,25 @@ func BenchmarkPlanCold(b *testing.B) {
 			ctx := planner.Context{Map: m, Revision: 1}
 			sql := c.text(42)
 			b.ReportAllocs()
+			var q planner.Query
 			for b.Loop() {
-				c.plan(b, planner.New(planner.Options{}), ctx, sql)
+				c.plan(b, planner.New(planner.Options{}), &q, ctx, sql)
+			}
+		})
+	}
+}
+
+// BenchmarkParse is pg_query's parse of each class alone: the floor of a
+// cold plan (cgo, the parser, and the parse tree's protobuf both ways).
+func BenchmarkParse(b *testing.B) {
+	for _, c := range statementClasses {
+		b.Run(c.name, func(b *testing.B) {
+			sql := c.text(42)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := pg_query.Parse(sql); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}
@@ -161,10 +187,11 @@ func BenchmarkPlanHit(b *testing.B) {
 			p := planner.New(planner.Options{})
 			ctx := planner.Context{Map: m, Revision: 1}
 			sql := c.text(42)
-			c.plan(b, p, ctx, sql) // warm the cache
+			var q planner.Query
+			c.plan(b, p, &q, ctx, sql) // warm the cache
 			b.ReportAllocs()
 			for b.Loop() {
-				c.plan(b, p, ctx, sql)
+				c.plan(b, p, &q, ctx, sql)
 			}
 		})
 	}
@@ -173,28 +200,32 @@ func BenchmarkPlanHit(b *testing.B) {
 // BenchmarkPlanDistinctLiterals plans one shape with a different literal
 // each iteration, on one planner (bounded cache, as in the router).
 func BenchmarkPlanDistinctLiterals(b *testing.B) {
+	forEachLiteralStream(b, func(b *testing.B, c statementClass, p *planner.Planner, ctx planner.Context, texts []string) {
+		var q planner.Query
+		for i := 0; b.Loop(); i++ {
+			c.plan(b, p, &q, ctx, texts[i%len(texts)])
+		}
+	})
+}
+
+// forEachLiteralStream runs a sub-benchmark for each class with a varying
+// literal, on a new planner, with the class's texts for literals 1 to
+// 16384: built before the timer (the client, not the router, writes the
+// literal), four times as many as the default cache holds so that cycling
+// through them never hits the text cache.
+func forEachLiteralStream(b *testing.B, run func(b *testing.B, c statementClass, p *planner.Planner, ctx planner.Context, texts []string)) {
 	m := loadBenchMap(b)
 	for _, c := range statementClasses {
 		if c.prepared || !strings.Contains(c.sql, "%d") {
 			continue
 		}
+		texts := make([]string, 1<<14)
+		for i := range texts {
+			texts[i] = c.text(i + 1)
+		}
 		b.Run(c.name, func(b *testing.B) {
-			p := planner.New(planner.Options{})
-			ctx := planner.Context{Map: m, Revision: 1}
-			// Texts are built before the timer (the client, not the
-			// router, writes the literal), four times as many as the
-			// default cache holds so that cycling through them never hits.
-			const distinct = 1 << 14
-			texts := make([]string, distinct)
-			for i := range texts {
-				texts[i] = c.text(i + 1)
-			}
 			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				c.plan(b, p, ctx, texts[i%distinct])
-				i++
-			}
+			run(b, c, planner.New(planner.Options{}), planner.Context{Map: m, Revision: 1}, texts)
 		})
 	}
 }

@@ -11,15 +11,19 @@ import (
 	"github.com/sqlrouter/sqlrouter/pgerror"
 )
 
-// Planner plans statements and caches the plans. Its zero value is not
-// usable; call New. It is safe for concurrent use.
+// Planner plans statements and caches the plans: by text, and for
+// simple-protocol statements with literals by shape (shape.go). Its zero
+// value is not usable; call New. It is safe for concurrent use.
 type Planner struct {
-	cache *planCache
+	cache  *lru[cacheKey, cacheEntry]
+	shapes *lru[uint64, *shapePlan]
+	counts cacheCounters
 }
 
 // Options configure a Planner. The zero value is sane.
 type Options struct {
-	// CacheSize bounds the number of cached statement texts (default 4096).
+	// CacheSize bounds the number of cached statement texts, and
+	// separately the number of cached statement shapes (default 4096).
 	CacheSize int
 }
 
@@ -28,33 +32,62 @@ func New(opts Options) *Planner {
 	if opts.CacheSize <= 0 {
 		opts.CacheSize = 4096
 	}
-	return &Planner{cache: newPlanCache(opts.CacheSize)}
+	return &Planner{cache: newLRU[cacheKey, cacheEntry](opts.CacheSize), shapes: newLRU[uint64, *shapePlan](opts.CacheSize)}
 }
 
 // PlanQuery plans the text of a simple-protocol Query message: zero or more
 // statements separated by semicolons. A syntax error anywhere fails the
-// whole text, as in PostgreSQL.
+// whole text, as in PostgreSQL. The statements are the caller's; see
+// PlanQueryInto to plan into reused memory.
 func (p *Planner) PlanQuery(ctx Context, sql string) ([]Statement, error) {
-	key := cacheKey{rev: ctx.Revision, searchPath: ctx.SearchPath, sql: sql}
-	if e, ok := p.cache.get(key); ok {
+	if e, ok := p.cached(textKey(ctx, sql)); ok {
 		return e.stmts, e.err
 	}
-	stmts, err := planText(&ctx, sql)
-	p.cache.put(key, cacheEntry{stmts: stmts, err: err})
-	return stmts, err
+	q := new(Query)
+	q.reset()
+	err := p.plan(ctx, sql, q)
+	return q.Stmts, err
+}
+
+func textKey(ctx Context, sql string) cacheKey {
+	return cacheKey{rev: ctx.Revision, searchPath: ctx.SearchPath, sql: sql}
+}
+
+// cached looks a text up in the text cache, counting a hit.
+func (p *Planner) cached(k cacheKey) (cacheEntry, bool) {
+	e, ok := p.cache.get(k)
+	if ok {
+		p.counts.hits.Add(1)
+	}
+	return e, ok
+}
+
+// remember caches the plan of a text.
+func (p *Planner) remember(k cacheKey, stmts []Statement, err error) {
+	if len(k.sql) <= maxCachedText {
+		p.cache.put(k, cacheEntry{stmts: stmts, err: err})
+	}
 }
 
 // PlanPrepared plans the text of a Parse message: at most one statement
 // (none gives an Empty plan).
 func (p *Planner) PlanPrepared(ctx Context, sql string) (Statement, error) {
-	key := cacheKey{rev: ctx.Revision, searchPath: ctx.SearchPath, sql: sql, prepared: true, oids: oidKey(ctx.ParamOIDs)}
-	if e, ok := p.cache.get(key); ok {
-		if e.err != nil {
-			return Statement{}, e.err
-		}
-		return e.stmts[0], nil
+	key := cacheKey{rev: ctx.Revision, searchPath: ctx.SearchPath, sql: sql, prepared: true}
+	key.setOIDs(ctx.ParamOIDs)
+	e, ok := p.cached(key)
+	if !ok {
+		e = p.planPrepared(ctx, key, sql)
 	}
-	stmts, err := planText(&ctx, sql)
+	if e.err != nil {
+		return Statement{}, e.err
+	}
+	return e.stmts[0], nil
+}
+
+// planPrepared plans the text of a Parse message and caches the plan.
+func (p *Planner) planPrepared(ctx Context, key cacheKey, sql string) cacheEntry {
+	p.counts.misses.Add(1)
+	stmts, err := parseAndPlan(&ctx, sql)
 	if err == nil {
 		switch len(stmts) {
 		case 0:
@@ -64,18 +97,21 @@ func (p *Planner) PlanPrepared(ctx Context, sql string) (Statement, error) {
 			err = pgerror.New(pgerror.SyntaxError, "cannot insert multiple commands into a prepared statement")
 		}
 	}
-	p.cache.put(key, cacheEntry{stmts: stmts, err: err})
-	if err != nil {
-		return Statement{}, err
-	}
-	return stmts[0], nil
+	p.remember(key, stmts, err)
+	return cacheEntry{stmts: stmts, err: err}
 }
 
-func planText(ctx *Context, sql string) ([]Statement, error) {
+// parseAndPlan plans every statement of a text.
+func parseAndPlan(ctx *Context, sql string) ([]Statement, error) {
 	tree, err := pg_query.Parse(sql)
 	if err != nil {
 		return nil, syntaxError(err)
 	}
+	return planTree(ctx, sql, tree)
+}
+
+// planTree plans every statement of a parsed text.
+func planTree(ctx *Context, sql string, tree *pg_query.ParseResult) ([]Statement, error) {
 	ctx.version = tree.Version
 	out := make([]Statement, 0, len(tree.Stmts))
 	for _, raw := range tree.Stmts {

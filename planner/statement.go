@@ -96,6 +96,9 @@ func planDML(ctx *Context, stmt proto.Message, sql string) (Plan, error) {
 		}
 		return placeKeyMove(p, move)
 	}
+	if err != nil && ctx.shape != nil && spansClusters(err) {
+		return nil, err // a shape's template is a Route or nothing
+	}
 	if err != nil && write && spansClusters(err) {
 		// A write whose rows lie on several clusters.
 		if f, ferr := planFanOut(ctx, a, stmt); f != nil || ferr != nil {
@@ -110,7 +113,8 @@ func planDML(ctx *Context, stmt proto.Message, sql string) (Plan, error) {
 		// A read whose rows lie on several clusters.
 		return planSpread(ctx, stmt, sql)
 	}
-	if r, ok := p.(*Route); ok && mayChooseSeveral(r.Target) {
+	// A shape's template serves only texts whose keys land on one cluster.
+	if r, ok := p.(*Route); ok && ctx.shape == nil && mayChooseSeveral(r.Target) {
 		// Parameters may spread the keys over several clusters.
 		if !write {
 			if spread, err := planSpread(ctx, stmt, sql); err == nil {

@@ -78,7 +78,12 @@ type Target struct {
 
 // Resolve returns the clusters for one execution, sorted.
 func (t *Target) Resolve(p Params) ([]string, error) {
-	out := slices.Clone(t.Static)
+	return t.resolve(nil, p)
+}
+
+// resolve appends the clusters for one execution to dst[:0].
+func (t *Target) resolve(dst []string, p Params) ([]string, error) {
+	out := append(dst[:0], t.Static...)
 	for _, pin := range t.params {
 		d := pin.Table.Distribution
 		for _, r := range pin.Ranges {
@@ -89,9 +94,17 @@ func (t *Target) Resolve(p Params) ([]string, error) {
 			out = append(out, cs...)
 		}
 		for _, v := range pin.Values {
-			keys, err := v.values(d.KeyType, p)
-			if err != nil {
+			var one [1]shardmap.Key
+			keys := one[:0]
+			if v.Array {
+				var err error
+				if keys, err = v.values(d.KeyType, p); err != nil {
+					return nil, err
+				}
+			} else if key, ok, err := v.value(d.KeyType, p); err != nil {
 				return nil, err
+			} else if ok {
+				keys = append(keys, key)
 			}
 			for _, key := range keys {
 				c, err := d.ClusterFor(key)
@@ -120,7 +133,8 @@ func (t *Target) Resolve(p Params) ([]string, error) {
 // ResolveOne returns the single cluster of one execution, or a 0A000 error
 // naming the clusters when the statement would need several.
 func (t *Target) ResolveOne(p Params) (string, error) {
-	cs, err := t.Resolve(p)
+	var buf [4]string
+	cs, err := t.resolve(buf[:0], p)
 	if err != nil {
 		return "", err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/sqlrouter/sqlrouter/backend"
 	"github.com/sqlrouter/sqlrouter/executor"
 	"github.com/sqlrouter/sqlrouter/pgerror"
+	"github.com/sqlrouter/sqlrouter/planner"
 )
 
 // clientSession is one client connection.
@@ -53,6 +54,9 @@ type clientSession struct {
 
 	exec  *executor.Session
 	stmts map[string]*preparedStatement
+	// plans is the memory simple-protocol statements are planned into,
+	// made at the first Query.
+	plans *planner.Query
 }
 
 // preparedStatement is a client's statement with the shard map revision

@@ -122,7 +122,11 @@ func (cs *clientSession) loop(ctx context.Context) error {
 func (cs *clientSession) query(ctx context.Context, text string) error {
 	// A Query ends the unnamed statement, as in PostgreSQL.
 	delete(cs.stmts, "")
-	stmts, err := cs.srv.deps.Planner.PlanQuery(cs.planContext(nil), text)
+	if cs.plans == nil {
+		cs.plans = new(planner.Query)
+	}
+	err := cs.srv.deps.Planner.PlanQueryInto(cs.planContext(nil), text, cs.plans)
+	stmts := cs.plans.Stmts
 	if err != nil {
 		cs.sendError(err)
 	} else if err := cs.exec.Query(ctx, text, stmts); err != nil {

@@ -44,9 +44,9 @@ var (
 	descReplicaLag    = desc("replica_lag_seconds", "How long each replica has been behind its primary (precision: one poll interval).", "cluster", "node")
 	descBreakerState  = desc("breaker_state", "Each server's circuit breaker: 0 closed, 1 half-open, 2 open.", nodeLabels...)
 	descBreakerOpens  = desc("breaker_opened_total", "Times each server's circuit breaker opened.", nodeLabels...)
-	descCacheHits     = desc("plan_cache_hits_total", "Statement texts found in the plan cache.")
-	descCacheMisses   = desc("plan_cache_misses_total", "Statement texts planned anew.")
-	descCacheEntries  = desc("plan_cache_entries", "Plans in the plan cache.")
+	descCacheHits     = desc("plan_cache_hits_total", "Statements planned from the plan cache, by their text or their shape.")
+	descCacheMisses   = desc("plan_cache_misses_total", "Statements parsed and planned anew.")
+	descCacheEntries  = desc("plan_cache_entries", "Statement texts and shapes in the plan cache.")
 	descMapRevision   = desc("shardmap_revision", "The etcd revision of the shard map in use (absent before the first).")
 )
 
