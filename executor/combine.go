@@ -40,7 +40,7 @@ func (s *Session) runCombine(ctx context.Context, cb *planner.Combine, bound *bo
 		}
 		s.collectStatuses(nil)
 	}()
-	fields, types, err := s.load(ctx, cc, "_sqlrouter_partial", true, cb.Worker, cb.Params, cb.Target, params, oids, reading{readOnly: cb.ReadOnly, hint: hint})
+	fields, types, err := s.load(ctx, cc, "_sqlrouter_partial", true, cb.Worker, cb.Params, cb.Target, params, oids, reading{readOnly: cb.ReadOnly, hint: hint, ship: bound.shipment()})
 	if err != nil {
 		return s.stmtError(ctx, err)
 	}

@@ -34,6 +34,8 @@ type boundParams struct {
 	params  planner.Params
 	oids    []uint32
 	results []int16
+	// ship is set while a join runs its workers with shipped rows.
+	ship *shipment
 }
 
 func newBoundParams(params planner.Params, oids []uint32, results []int16) *boundParams {
@@ -397,7 +399,7 @@ func (s *Session) DescribeStatement(ctx context.Context, ps *Prepared) error {
 			return err
 		}
 	}
-	if f, ok := ps.Stmt.Plan.(*planner.Finish); ok {
+	if f, ok := finishOf(ps.Stmt.Plan); ok {
 		return s.describeFinish(ctx, f, ps.ParamOIDs, false, nil)
 	}
 	if !runsOnBackends(ps.Stmt.Plan) {
@@ -454,7 +456,7 @@ func (s *Session) DescribePortal(ctx context.Context, name string) error {
 	if !ok {
 		return s.Fail(ctx, pgerror.New("34000", "portal \"%s\" does not exist", name))
 	}
-	if f, ok := p.plan.(*planner.Finish); ok {
+	if f, ok := finishOf(p.plan); ok {
 		return s.describeFinish(ctx, f, p.ps.ParamOIDs, true, p.bound.results)
 	}
 	switch {
@@ -573,6 +575,8 @@ func (s *Session) Execute(ctx context.Context, name string, maxRows uint32) erro
 		return s.runSplit(ctx, pl, p.ps.Stmt, p.bound)
 	case *planner.Finish:
 		return s.runFinish(ctx, pl, p.bound, false, p.ps.Stmt.Consistency)
+	case *planner.Join:
+		return s.runJoin(ctx, pl, p.bound, false, p.ps.Stmt.Consistency)
 	case *planner.Scatter:
 		return s.runScatter(ctx, pl, p.bound, false, p.ps.Stmt.Consistency)
 	case *planner.Combine:

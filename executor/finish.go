@@ -68,6 +68,9 @@ func (s *Session) beginCoordinator(ctx context.Context, cc *conn) error {
 type reading struct {
 	readOnly bool
 	hint     string
+	// ship, when set, adds the rows a join ships to each cluster's
+	// parameters.
+	ship *shipment
 }
 
 // prepareReaders readies the conns of the clusters a statement reads: a
@@ -237,6 +240,7 @@ func (s *Session) load(ctx context.Context, cc *conn, table string, positional b
 			c.Send(&pgproto3.Parse{Query: sql, ParameterOIDs: gOIDs})
 			c.unnamed = key
 		}
+		values, formats := rd.ship.params(c.cluster, values, formats)
 		c.Send(&pgproto3.Bind{ParameterFormatCodes: formats, Parameters: values, ResultFormatCodes: []int16{resultFormat}})
 		c.Send(&pgproto3.Execute{})
 		c.Send(&pgproto3.Sync{})
@@ -258,6 +262,7 @@ func (s *Session) load(ctx context.Context, cc *conn, table string, positional b
 		readToReady(ctx, cc)
 		return nil, nil, firstErr
 	}
+	s.moved(w.rows)
 	return fields, types, w.finish(ctx)
 }
 
@@ -390,11 +395,14 @@ type copyWriter struct {
 	binary  bool
 	buf     []byte
 	started bool
+	// rows counts the rows written.
+	rows int64
 }
 
 var copyBinaryHeader = []byte("PGCOPY\n\xff\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00")
 
 func (w *copyWriter) row(ctx context.Context, body []byte) error {
+	w.rows++
 	if w.binary {
 		w.header()
 		w.buf = append(w.buf, body...)

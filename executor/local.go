@@ -118,12 +118,14 @@ func (s *Session) routerSetting(name string) (string, bool) {
 		return s.token.Encode(), true
 	case "sqlrouter.last_route":
 		return s.lastRoute, true
+	case "sqlrouter.last_rows_moved":
+		return strconv.FormatInt(s.lastRowsMoved, 10), true
 	}
 	return "", false
 }
 
 // readOnlySettings are router settings SHOW reports and SET cannot change.
-var readOnlySettings = map[string]bool{"sqlrouter.version": true, "sqlrouter.shardmap_revision": true, "sqlrouter.last_route": true}
+var readOnlySettings = map[string]bool{"sqlrouter.version": true, "sqlrouter.shardmap_revision": true, "sqlrouter.last_route": true, "sqlrouter.last_rows_moved": true}
 
 func (s *Session) setRouter(ctx context.Context, p *planner.SessionSet) error {
 	if err := s.drain(ctx); err != nil {

@@ -231,8 +231,10 @@ func (s *Session) routed(c *conn) {
 func (s *Session) newStatement() {
 	if len(s.route) > 0 {
 		s.lastRoute = strings.Join(s.route, ",")
+		s.lastRowsMoved = s.rowsMoved
 	}
 	s.route = s.route[:0]
+	s.rowsMoved = 0
 }
 
 // hasReplicas reports whether a cluster of the map has replicas (only

@@ -51,6 +51,9 @@ type Config struct {
 	Version string
 	// Stats, when set, counts statements per cluster.
 	Stats *Stats
+	// Estimates, when set, caches the row estimates that choose how a
+	// join of tables of different distributions runs.
+	Estimates *Estimates
 	// Replicas, when set, chooses replicas for reads; nil sends every read
 	// to the primary.
 	Replicas Replicas
@@ -129,6 +132,10 @@ type Session struct {
 	// previous statement's, for SHOW sqlrouter.last_route.
 	route     []string
 	lastRoute string
+	// rowsMoved counts the rows the current statement moved between
+	// nodes; lastRowsMoved the previous statement's, for SHOW
+	// sqlrouter.last_rows_moved.
+	rowsMoved, lastRowsMoved int64
 }
 
 // NewSession makes a session. startupParams are the client's startup

@@ -92,7 +92,7 @@ func writes(p planner.Plan) bool {
 		return !p.ReadOnly
 	case *planner.Combine:
 		return !p.ReadOnly
-	case *planner.Finish, *planner.Empty, *planner.ShowRouter, *planner.CursorCommand, *planner.TxnControl, *planner.SessionSet:
+	case *planner.Finish, *planner.Join, *planner.Empty, *planner.ShowRouter, *planner.CursorCommand, *planner.TxnControl, *planner.SessionSet:
 		return false
 	}
 	return true
@@ -204,6 +204,8 @@ func (s *Session) runStatement(ctx context.Context, st planner.Statement, _ *pla
 		return s.runSplit(ctx, p, st, nil)
 	case *planner.Finish:
 		return s.runFinish(ctx, p, nil, true, st.Consistency)
+	case *planner.Join:
+		return s.runJoin(ctx, p, nil, true, st.Consistency)
 	case *planner.Scatter:
 		return s.runScatter(ctx, p, nil, true, st.Consistency)
 	case *planner.Combine:

@@ -10,6 +10,20 @@ import (
 // use; its zero value is ready.
 type Stats struct {
 	clusters sync.Map // name -> *ClusterCounters
+	// rowsMoved counts rows the router read from one node and sent to
+	// another (a cluster, or the coordinator), once per destination.
+	rowsMoved atomic.Int64
+}
+
+// RowsMoved returns how many rows the router has moved between nodes:
+// gathered into the coordinator, partial aggregates combined there, rows
+// shipped to clusters by a broadcast or repartition join (a row sent to
+// several nodes counts once for each). Rows sent to clients do not count.
+func (st *Stats) RowsMoved() int64 {
+	if st == nil {
+		return 0
+	}
+	return st.rowsMoved.Load()
 }
 
 // ClusterCounters are one cluster's counters.
@@ -69,5 +83,13 @@ func (s *Session) countRead(c *conn) {
 		counters.ReplicaReads.Add(1)
 	default:
 		counters.PrimaryReads.Add(1)
+	}
+}
+
+// moved counts rows the current statement moved between nodes.
+func (s *Session) moved(n int64) {
+	s.rowsMoved += n
+	if s.cfg.Stats != nil {
+		s.cfg.Stats.rowsMoved.Add(n)
 	}
 }

@@ -22,6 +22,9 @@ type Context struct {
 
 	// version is the parse tree format version, for deparsing rewrites.
 	version int32
+	// virtual are tables a distributed plan makes up for one statement
+	// (rows shipped to clusters), by name.
+	virtual map[string]*shardmap.Table
 }
 
 // Type OIDs of the parameter types the router can read a key from.
@@ -117,6 +120,9 @@ func (c *Context) searchPath() []string {
 
 // lookupTable finds a table of the map by the name a statement wrote.
 func (c *Context) lookupTable(schema, name string) *shardmap.Table {
+	if t := c.extraTable(schema, name); t != nil {
+		return t
+	}
 	if schema != "" {
 		t, _ := c.Map.LookupTable(schema, name)
 		return t

@@ -240,7 +240,7 @@ func planCopyQuery(ctx *Context, s *pg_query.CopyStmt, sql string) (Plan, error)
 	switch p.(type) {
 	case *Route:
 		return nil, nil
-	case *Scatter, *Combine, *Finish:
+	case *Scatter, *Combine, *Finish, *Join:
 	default:
 		return nil, pgerror.Unsupported("COPY of a data-modifying statement whose rows lie on several clusters is not supported")
 	}

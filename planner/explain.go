@@ -129,7 +129,7 @@ func planExplain(ctx *Context, s *pg_query.ExplainStmt, sql string) (Plan, error
 		p.Spread = nil
 	}
 	switch p.(type) {
-	case *Route, *Scatter, *Combine, *Finish, *Broadcast, *SplitInsert:
+	case *Route, *Scatter, *Combine, *Finish, *Join, *Broadcast, *SplitInsert:
 	default:
 		return nil, pgerror.Unsupported("EXPLAIN of this statement is not supported through the router")
 	}

@@ -128,7 +128,7 @@ func planSpread(ctx *Context, stmt proto.Message, sql string) (Plan, error) {
 	if p, ok, err := planScatter(ctx, stmt, sql); ok || err != nil {
 		return p, err
 	}
-	return planFinish(ctx, stmt, sql)
+	return planJoin(ctx, stmt, sql)
 }
 
 // spansClusters reports the errors routeFor gives for statements that need

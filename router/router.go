@@ -114,6 +114,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*Router, error
 		Logger:         logger,
 		Version:        Version,
 		Stats:          &executor.Stats{},
+		Estimates:      &executor.Estimates{},
 		Replicas:       tracker,
 		Reads:          reads,
 	}
