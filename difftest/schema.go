@@ -21,6 +21,7 @@ var schema = []string{
 	`CREATE TABLE countries (code text PRIMARY KEY, name text NOT NULL, continent text)`,
 	`CREATE TABLE products (id int PRIMARY KEY, name text NOT NULL, price numeric(10,2), category text)`,
 	`CREATE TABLE notes (id int PRIMARY KEY, customer_id bigint, body text)`,
+	`CREATE TABLE payments (order_id bigint NOT NULL, seq int NOT NULL, amount numeric(12,2), method text, paid_at timestamptz, PRIMARY KEY (order_id, seq))`,
 }
 
 // rng is a small deterministic generator (the data must be the same in
@@ -144,6 +145,33 @@ func data() []string {
 		vals = append(vals, fmt.Sprintf("(%d, %d, 'note %d')", i, 1+r.intn(310), i))
 	}
 	out = append(out, "INSERT INTO notes (id, customer_id, body) VALUES "+strings.Join(vals, ", "))
+	return append(out, payments(&r)...)
+}
+
+// payments are distributed by order id: joining them to orders (placed by
+// customer) is not co-located. Some pay orders that do not exist, some
+// orders have none, amounts and methods are sometimes NULL.
+func payments(r *rng) []string {
+	methods := []string{"'card'", "'cash'", "'wire'", "NULL"}
+	var out []string
+	for chunk := 0; chunk < 4; chunk++ {
+		var vals []string
+		for i := chunk*400 + 1; i <= chunk*400+400; i++ {
+			order := int64(i)
+			if i%9 == 0 {
+				continue // an order without payment
+			}
+			for seq := 1; seq <= 1+r.intn(2); seq++ {
+				amount := fmt.Sprintf("%d.%02d", r.intn(300), r.intn(100))
+				if r.intn(17) == 0 {
+					amount = "NULL"
+				}
+				paid := fmt.Sprintf("'2024-%02d-%02d %02d:00:00+00'", 1+r.intn(12), 1+r.intn(28), r.intn(24))
+				vals = append(vals, fmt.Sprintf("(%d, %d, %s, %s, %s)", order, seq, amount, methods[r.intn(len(methods))], paid))
+			}
+		}
+		out = append(out, "INSERT INTO payments (order_id, seq, amount, method, paid_at) VALUES "+strings.Join(vals, ", "))
+	}
 	return out
 }
 

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
+	"github.com/sqlrouter/sqlrouter/pgerror"
 	"github.com/sqlrouter/sqlrouter/planner"
 )
 
@@ -33,6 +35,37 @@ const (
 	costLoad           = 2.0
 	costJoin           = 1.0
 )
+
+// Join strategies a session may force (sqlrouter.join_strategy); auto
+// lets the estimates choose.
+var joinStrategies = []string{"auto", "broadcast", "repartition", "gather"}
+
+func (s *Session) setJoinStrategy(name, value string, local, reset bool) error {
+	v := strings.ToLower(strings.TrimSpace(value))
+	if reset {
+		v = ""
+	} else if !slices.Contains(joinStrategies, v) {
+		return pgerror.New(pgerror.InvalidParameterValue, "invalid value for parameter \"%s\": \"%s\"", name, value).
+			WithHint("Available values: %s.", strings.Join(joinStrategies, ", "))
+	}
+	if local {
+		s.reads.localJoin = v
+	} else {
+		s.reads.join = v
+	}
+	return nil
+}
+
+// joinStrategy is the strategy the session forces, "auto" for none.
+func (s *Session) joinStrategy() string {
+	switch {
+	case s.reads.localJoin != "":
+		return s.reads.localJoin
+	case s.reads.join != "":
+		return s.reads.join
+	}
+	return "auto"
+}
 
 // joinChoice is the strategy chosen for one execution of a Join.
 type joinChoice struct {
@@ -106,6 +139,7 @@ func (s *Session) chooseJoin(ctx context.Context, j *planner.Join, params planne
 		est = append(est, fmt.Sprintf("side %d: %.0f", i+1, n))
 	}
 	ch.note = fmt.Sprintf("estimated rows %s; cost %s", strings.Join(est, ", "), strings.Join(costs, ", "))
+	ch.force(j, s.joinStrategy())
 	return ch, nil
 }
 
@@ -288,4 +322,20 @@ func shippedSides(ch *joinChoice) []int {
 		return ch.repartition.Sides[:]
 	}
 	return nil
+}
+
+// force applies a strategy the session asks for, when the statement allows
+// it (the first broadcast the planner found, for broadcast).
+func (ch *joinChoice) force(j *planner.Join, strategy string) {
+	switch {
+	case strategy == "gather":
+		ch.broadcast, ch.repartition = nil, nil
+	case strategy == "broadcast" && len(j.Broadcasts) > 0:
+		ch.broadcast, ch.repartition = j.Broadcasts[0], nil
+	case strategy == "repartition" && j.Repartition != nil:
+		ch.broadcast, ch.repartition = nil, j.Repartition
+	default:
+		return
+	}
+	ch.note += "; forced by sqlrouter.join_strategy"
 }

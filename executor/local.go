@@ -118,6 +118,8 @@ func (s *Session) routerSetting(name string) (string, bool) {
 		return s.token.Encode(), true
 	case "sqlrouter.last_route":
 		return s.lastRoute, true
+	case "sqlrouter.join_strategy":
+		return s.joinStrategy(), true
 	case "sqlrouter.last_rows_moved":
 		return strconv.FormatInt(s.lastRowsMoved, 10), true
 	}

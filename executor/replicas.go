@@ -43,6 +43,8 @@ type readSettings struct {
 	localLevel *replication.Level // SET LOCAL: until the end of the transaction
 	maxLag     *time.Duration
 	wait       *time.Duration
+	// join and localJoin force a join strategy (sqlrouter.join_strategy).
+	join, localJoin string
 }
 
 // level is the consistency a statement reads at: its comment hint, else
@@ -353,6 +355,8 @@ func (s *Session) setReadSetting(name, value string, local, reset bool) error {
 		} else {
 			*target = &d
 		}
+	case "sqlrouter.join_strategy":
+		return s.setJoinStrategy(name, value, local, reset)
 	case "sqlrouter.ryw_token":
 		if reset {
 			s.token = replication.Token{}

@@ -168,13 +168,14 @@ func (s *Session) readSide(ctx context.Context, g *planner.Gather, params planne
 }
 
 // shippable reports whether the side's rows can travel as arrays: an array
-// column would become a dimension of the parameter, not an element.
+// column would become a dimension of the parameter, not an element, and
+// box separates the elements of its arrays with semicolons.
 func (side *sideRows) shippable() bool {
 	if len(side.fields) == 0 {
 		return false
 	}
 	for _, t := range side.types {
-		if strings.HasSuffix(t, "]") {
+		if strings.HasSuffix(t, "]") || t == "box" {
 			return false
 		}
 	}
