@@ -23,6 +23,15 @@ type Prepared struct {
 	key  string
 }
 
+// backendSQL is the text clusters prepare: the client's, or the planner's
+// rewrite of it.
+func (ps *Prepared) backendSQL() string {
+	if ps.Stmt.Rewritten {
+		return ps.Stmt.SQL
+	}
+	return ps.SQL
+}
+
 // NewPrepared makes a prepared statement.
 func NewPrepared(name, sql string, oids []uint32, st planner.Statement) *Prepared {
 	return &Prepared{Name: name, SQL: sql, ParamOIDs: slices.Clone(oids), Stmt: st, key: backend.StatementKey(sql, oids)}
@@ -244,7 +253,7 @@ func (s *Session) prepareOn(c *conn, ps *Prepared, relay bool) string {
 		if c.unnamed == ps.key && !relay {
 			return ""
 		}
-		c.Send(&pgproto3.Parse{Query: ps.SQL, ParameterOIDs: ps.ParamOIDs})
+		c.Send(&pgproto3.Parse{Query: ps.backendSQL(), ParameterOIDs: ps.ParamOIDs})
 		c.unnamed = ps.key
 		c.needSync = true
 		s.push(&entry{kind: expParse, conn: c, sink: sk, onDone: func(err error) {
@@ -261,7 +270,7 @@ func (s *Session) prepareOn(c *conn, ps *Prepared, relay bool) string {
 		return name
 	}
 	name := c.Statements.Add(ps.key)
-	c.Send(&pgproto3.Parse{Name: name, Query: ps.SQL, ParameterOIDs: ps.ParamOIDs})
+	c.Send(&pgproto3.Parse{Name: name, Query: ps.backendSQL(), ParameterOIDs: ps.ParamOIDs})
 	c.needSync = true
 	key := ps.key
 	s.push(&entry{kind: expParse, conn: c, sink: sk, onDone: func(err error) {
@@ -402,6 +411,9 @@ func (s *Session) DescribeStatement(ctx context.Context, ps *Prepared) error {
 	if f, ok := finishOf(ps.Stmt.Plan); ok {
 		return s.describeFinish(ctx, f, ps.ParamOIDs, false, nil)
 	}
+	if seq, ok := ps.Stmt.Plan.(*planner.Sequence); ok {
+		return s.describeSequence(ctx, seq, ps.ParamOIDs, false, nil)
+	}
 	if !runsOnBackends(ps.Stmt.Plan) {
 		s.respond(&pgproto3.ParameterDescription{ParameterOIDs: []uint32{}})
 		s.respond(localDescription(ps.Stmt.Plan))
@@ -458,6 +470,9 @@ func (s *Session) DescribePortal(ctx context.Context, name string) error {
 	}
 	if f, ok := finishOf(p.plan); ok {
 		return s.describeFinish(ctx, f, p.ps.ParamOIDs, true, p.bound.results)
+	}
+	if seq, ok := p.plan.(*planner.Sequence); ok {
+		return s.describeSequence(ctx, seq, p.ps.ParamOIDs, true, p.bound.results)
 	}
 	switch {
 	case p.conn != nil:
@@ -577,6 +592,8 @@ func (s *Session) Execute(ctx context.Context, name string, maxRows uint32) erro
 		return s.runFinish(ctx, pl, p.bound, false, p.ps.Stmt.Consistency)
 	case *planner.Join:
 		return s.runJoin(ctx, pl, p.bound, false, p.ps.Stmt.Consistency)
+	case *planner.Sequence:
+		return s.runSequence(ctx, pl, p.bound)
 	case *planner.Scatter:
 		return s.runScatter(ctx, pl, p.bound, false, p.ps.Stmt.Consistency)
 	case *planner.Combine:

@@ -206,6 +206,8 @@ func (s *Session) runStatement(ctx context.Context, st planner.Statement, _ *pla
 		return s.runFinish(ctx, p, nil, true, st.Consistency)
 	case *planner.Join:
 		return s.runJoin(ctx, p, nil, true, st.Consistency)
+	case *planner.Sequence:
+		return s.runSequence(ctx, p, nil)
 	case *planner.Scatter:
 		return s.runScatter(ctx, p, nil, true, st.Consistency)
 	case *planner.Combine:

@@ -338,10 +338,20 @@ func deparseExpr(ctx *Context, n *pg_query.Node) (string, error) {
 	return strings.TrimPrefix(sql, "SELECT "), nil
 }
 
-// extraTable finds the tables a plan makes up for one statement.
+// extraTable finds the tables a plan makes up for one statement, and the
+// physical tables of vertical groups.
 func (c *Context) extraTable(schema, name string) *shardmap.Table {
 	if schema == "" && strings.HasPrefix(name, shipPrefix) {
 		return c.virtual[name]
+	}
+	if schema != "" {
+		t, _ := c.Map.LookupPhysical(schema, name)
+		return t
+	}
+	for _, s := range c.searchPath() {
+		if t, ok := c.Map.LookupPhysical(s, name); ok {
+			return t
+		}
 	}
 	return nil
 }

@@ -41,6 +41,10 @@ type Statement struct {
 	SessionState bool
 	// Plan is what to do.
 	Plan Plan
+	// Rewritten is set when SQL is the planner's rewrite of the client's
+	// text (a statement on a vertically partitioned table): clusters get
+	// SQL, not the text the client prepared.
+	Rewritten bool
 }
 
 // Empty is an empty query (only whitespace, comments or semicolons).
@@ -66,6 +70,10 @@ type Route struct {
 	// Spread, for a read whose clusters depend on parameters, is the plan
 	// for an execution whose keys land on several clusters.
 	Spread Plan
+
+	// rewritten is set when SQL is a rewrite of the statement (a
+	// vertically partitioned table's groups), to run instead of its text.
+	rewritten bool
 }
 
 func (r *Route) explain(b *strings.Builder) {
@@ -98,6 +106,8 @@ type Broadcast struct {
 	// functions, schemas, extensions): the coordinator gets it too, so
 	// that it can finish statements that use them.
 	Coordinator bool
+
+	rewritten bool
 }
 
 func (p *Broadcast) explain(b *strings.Builder) {

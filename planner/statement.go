@@ -13,6 +13,9 @@ import (
 
 // planStatement plans one parsed statement whose text is sql.
 func planStatement(ctx *Context, raw *pg_query.RawStmt, sql string) (Plan, error) {
+	if p, ok, err := planVertical(ctx, raw, sql); ok || err != nil {
+		return p, err
+	}
 	switch s := unwrap(raw.Stmt).(type) {
 	case *pg_query.SelectStmt, *pg_query.UpdateStmt, *pg_query.DeleteStmt:
 		return planDML(ctx, s, sql)

@@ -298,6 +298,44 @@ SELECT c.id, x.n FROM customers c LEFT JOIN LATERAL (SELECT count(*) AS n FROM p
 
 SELECT e.id FROM events e WHERE e.value > (SELECT avg(c.score) FROM customers c WHERE c.tier = e.day) AND e.day < 10
 
+-- a vertically partitioned table: profiles_core and profiles_stats
+-- co-located with customers, profiles_prefs placed by another distribution
+SELECT nickname, bio FROM profiles WHERE customer_id = 5
+
+SELECT customer_id, visits FROM profiles WHERE score > 50 ORDER BY customer_id
+
+SELECT * FROM profiles
+
+SELECT * FROM profiles WHERE customer_id IN (1, 2, 3, 4) ORDER BY customer_id
+
+SELECT p.nickname, p.visits, p.score FROM profiles p WHERE p.last_seen > '2024-10-01'
+
+SELECT count(*), count(bio), sum(visits), avg(score) FROM profiles
+
+SELECT p.theme, count(*), avg(p.score) FROM profiles p GROUP BY p.theme
+
+SELECT p.nickname, p.lang FROM profiles p WHERE p.lang = 'fr' ORDER BY p.nickname, p.customer_id
+
+SELECT p.nickname, c.name FROM profiles p JOIN customers c ON c.id = p.customer_id WHERE p.visits > 40
+
+SELECT c.country, avg(p.score), count(p.customer_id) FROM customers c LEFT JOIN profiles p ON p.customer_id = c.id GROUP BY c.country
+
+SELECT c.id FROM customers c WHERE NOT EXISTS (SELECT 1 FROM profiles p WHERE p.customer_id = c.id)
+
+SELECT c.id, p.theme FROM customers c JOIN profiles p ON p.customer_id = c.id WHERE c.tier = 2
+
+SELECT p.customer_id, o.id FROM profiles p JOIN orders o ON o.customer_id = p.customer_id WHERE p.score > 95
+
+SELECT p.customer_id, pay.amount FROM profiles p JOIN payments pay ON pay.order_id = p.customer_id WHERE pay.seq = 1
+
+WITH top AS (SELECT customer_id, score FROM profiles ORDER BY score DESC NULLS LAST, customer_id LIMIT 10) SELECT t.customer_id, t.score, c.name FROM top t JOIN customers c ON c.id = t.customer_id ORDER BY t.customer_id
+
+SELECT profiles.nickname FROM profiles WHERE profiles.customer_id BETWEEN 10 AND 20 AND profiles.visits > 5
+
+SELECT p.lang, p.theme, count(*) FROM profiles p JOIN customers c ON c.id = p.customer_id GROUP BY ROLLUP (p.lang, p.theme)
+
+SELECT x.a, x.b FROM profiles x(a, b) WHERE x.a < 10
+
 -- errors keep their codes
 -- error 42702
 SELECT amount FROM orders o JOIN payments p ON p.order_id = o.id
