@@ -244,7 +244,7 @@ func planVerticalUpdate(ctx *Context, t *shardmap.Table, s *pg_query.UpdateStmt,
 		u.WhereClause = targetJoin(t, ref, s.WhereClause)
 		stmts = append(stmts, u)
 	}
-	return planChained(ctx, t, stmts, nil, sql)
+	return planChained(ctx, t, touched, stmts, nil)
 }
 
 // planVerticalDelete plans a DELETE of a vertically partitioned table: a
@@ -291,15 +291,19 @@ func planVerticalDelete(ctx *Context, t *shardmap.Table, s *pg_query.DeleteStmt,
 		d.WhereClause = targetJoin(t, ref, s.WhereClause)
 		stmts = append(stmts, d)
 	}
-	return planChained(ctx, t, nil, stmts, sql)
+	all := make([]*shardmap.VerticalGroup, len(t.Vertical))
+	for i := range t.Vertical {
+		all[i] = &t.Vertical[i]
+	}
+	return planChained(ctx, t, all, nil, stmts)
 }
 
 // planChained plans the statements of several groups as one: all but the
 // first as data-modifying WITH queries of the first, so that they share
 // one snapshot. The groups must be co-located for it to run anywhere.
-func planChained(ctx *Context, t *shardmap.Table, updates []*pg_query.UpdateStmt, deletes []*pg_query.DeleteStmt, sql string) (Plan, error) {
-	for _, g := range t.Vertical {
-		if g.Distribution != t.Distribution {
+func planChained(ctx *Context, t *shardmap.Table, involved []*shardmap.VerticalGroup, updates []*pg_query.UpdateStmt, deletes []*pg_query.DeleteStmt) (Plan, error) {
+	for _, g := range involved {
+		if g.Distribution != involved[0].Distribution {
 			return nil, pgerror.Unsupported("this change of vertically partitioned table %s reads and writes groups placed on different clusters (%s) in one statement, which is not supported", verticalName(t), groupNames(t)).
 				WithHint("Filter the rows by the key only, or change one group per statement.")
 		}
