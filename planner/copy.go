@@ -208,13 +208,7 @@ func planCopyTableOut(ctx *Context, t *shardmap.Table, s *pg_query.CopyStmt, sql
 	if t.Reference {
 		// Any copy answers, as for reads of reference tables.
 		r := &Route{SQL: sql, ReadOnly: true}
-		def := ctx.Map.DefaultClusterName()
-		r.Target.AnyOf = append(r.Target.AnyOf, def)
-		for _, c := range ctx.Map.ClusterNames {
-			if c != def {
-				r.Target.AnyOf = append(r.Target.AnyOf, c)
-			}
-		}
+		r.Target.AnyOf = referenceCopies(ctx.Map)
 		return r, nil
 	}
 	opts, _ := copyOptions(s.Options)

@@ -151,13 +151,7 @@ func gatherFor(ctx *Context, r *relRef, n int) (*Gather, error) {
 			g.Target.addStatic(r.table.Distribution.Clusters()...)
 		}
 	case r.table != nil: // a reference table: any copy
-		def := ctx.Map.DefaultClusterName()
-		g.Target.AnyOf = append(g.Target.AnyOf, def)
-		for _, c := range ctx.Map.ClusterNames {
-			if c != def {
-				g.Target.AnyOf = append(g.Target.AnyOf, c)
-			}
-		}
+		g.Target.AnyOf = referenceCopies(ctx.Map)
 	default:
 		g.Target.addStatic(ctx.Map.DefaultClusterName())
 	}

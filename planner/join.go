@@ -285,7 +285,9 @@ func (j *Join) repartition(ctx *Context, a *analysis, s *pg_query.SelectStmt, si
 		if l != sides[0] {
 			cols[0], cols[1] = cols[1], cols[0]
 		}
-		clusters := slices.Clone(ctx.Map.ClusterNames)
+		// Reference tables the statement reads are read where the shares
+		// go: only clusters whose copies are complete.
+		clusters := ctx.Map.ActiveClusters()
 		slices.Sort(clusters)
 		// Text keys never fail to parse: constants compared with the
 		// columns cannot make the plan fail, and the clusters are set

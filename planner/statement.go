@@ -184,13 +184,7 @@ func routeFor(ctx *Context, a *analysis, sql string, write bool) (Plan, error) {
 		}
 	case len(refs) > 0 && len(a.unmapped) == 0 && !write:
 		// Reference tables only: any copy answers.
-		def := ctx.Map.DefaultClusterName()
-		t.AnyOf = append(t.AnyOf, def)
-		for _, c := range ctx.Map.ClusterNames {
-			if c != def {
-				t.AnyOf = append(t.AnyOf, c)
-			}
-		}
+		t.AnyOf = referenceCopies(ctx.Map)
 	default:
 		// Tables outside the map (and catalogs) live on the default
 		// cluster, which also holds a copy of every reference table.
