@@ -1,14 +1,19 @@
 package backend
 
 import (
-	"errors"
 	"net"
 	"syscall"
 )
 
-// socketQuiet peeks at the socket under nc without blocking: true when
-// nothing is waiting to be read and the peer has not closed it.
-func socketQuiet(nc net.Conn) bool {
+// peeker looks at a socket without reading from it. Made once per
+// connection, so that a check allocates nothing.
+type peeker struct {
+	raw   syscall.RawConn
+	quiet bool
+	fn    func(fd uintptr) bool
+}
+
+func newPeeker(nc net.Conn) *peeker {
 	for {
 		u, ok := nc.(interface{ NetConn() net.Conn })
 		if !ok {
@@ -16,20 +21,28 @@ func socketQuiet(nc net.Conn) bool {
 		}
 		nc = u.NetConn() // TLS: any record waiting counts
 	}
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
+	p := &peeker{}
+	if sc, ok := nc.(syscall.Conn); ok {
+		p.raw, _ = sc.SyscallConn()
+	}
+	p.fn = func(fd uintptr) bool {
+		var b [1]byte
+		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		p.quiet = n < 0 && (err == syscall.EAGAIN || err == syscall.EWOULDBLOCK)
+		return true // never wait for readiness
+	}
+	return p
+}
+
+// check reports, without blocking, that nothing is waiting to be read and
+// the peer has not closed the socket.
+func (p *peeker) check() bool {
+	if p.raw == nil {
 		return true // not a socket (tests): nothing to learn
 	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
+	p.quiet = false
+	if err := p.raw.Read(p.fn); err != nil {
 		return false
 	}
-	quiet := false
-	err = raw.Read(func(fd uintptr) bool {
-		var b [1]byte
-		n, _, rerr := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		quiet = n < 0 && errors.Is(rerr, syscall.EAGAIN)
-		return true // never wait for readiness
-	})
-	return err == nil && quiet
+	return p.quiet
 }

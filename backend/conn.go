@@ -23,6 +23,9 @@ type DialOptions struct {
 	// User and Password, when set, override the URL's.
 	User     string
 	Password string
+	// Settings override the URL's libpq parameters of the same names
+	// (sslmode, sslrootcert, sslcert, sslkey, ...).
+	Settings map[string]string
 	// Params are startup parameters (application_name, DateStyle, ...) sent
 	// in the StartupMessage so the server applies them as session defaults.
 	Params map[string]string
@@ -33,6 +36,9 @@ type DialOptions struct {
 	// OnClose, when set, runs once when the connection is closed (pool
 	// accounting).
 	OnClose func()
+	// Observer, when set, hears of every round trip and server error on
+	// the connection (metrics).
+	Observer Observer
 }
 
 // Conn is one established session with a PostgreSQL server that the router
@@ -53,11 +59,20 @@ type Conn struct {
 	// Applied is the session settings text the executor last replayed
 	// here ("" = the server's defaults); the executor owns it.
 	Applied string
+	// ResetSQL is what brings the session back to a clean state before
+	// the pool lends it again ("" = DISCARD ALL); the executor owns it.
+	ResetSQL string
 
 	txStatus byte
+	peek     *peeker
 	broken   bool
 	closed   bool
 	onClose  func()
+
+	obs Observer
+	// sentAt is when requests were flushed with none outstanding since
+	// the last ReadyForQuery (zero: none, or no observer).
+	sentAt time.Time
 
 	// Statements is the connection's cache of server-side prepared
 	// statements; the executor owns its contents.
@@ -67,7 +82,7 @@ type Conn struct {
 // Dial connects, authenticates and waits for the server's first
 // ReadyForQuery, then takes over the connection.
 func Dial(ctx context.Context, opts DialOptions) (*Conn, error) {
-	cfg, err := pgconn.ParseConfig(opts.URL)
+	cfg, err := ParseURL(opts.URL, opts.Settings)
 	if err != nil {
 		return nil, fmt.Errorf("backend url: %w", err)
 	}
@@ -84,7 +99,6 @@ func Dial(ctx context.Context, opts DialOptions) (*Conn, error) {
 	for k, v := range opts.Params {
 		cfg.RuntimeParams[k] = v
 	}
-	cfg.Fallbacks = nil // the shard map names one node; do not wander to another
 	pc, err := pgconn.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -112,6 +126,7 @@ func Dial(ctx context.Context, opts DialOptions) (*Conn, error) {
 		txStatus:     hc.TxStatus,
 		Statements:   newStatementCache(),
 		onClose:      opts.OnClose,
+		obs:          opts.Observer,
 	}, nil
 }
 
@@ -167,6 +182,9 @@ func (c *Conn) Flush(ctx context.Context) error {
 	if len(c.wbuf) == 0 {
 		return nil
 	}
+	if c.obs != nil && c.sentAt.IsZero() {
+		c.sentAt = time.Now()
+	}
 	stop := c.watch(ctx)
 	_, err := c.nc.Write(c.wbuf)
 	stop()
@@ -203,6 +221,9 @@ func (c *Conn) Receive(ctx context.Context) (byte, []byte, error) {
 	case typ == 'S':
 		c.noteParameter(body)
 	}
+	if c.obs != nil {
+		c.observe(typ, body)
+	}
 	return typ, body, nil
 }
 
@@ -232,7 +253,10 @@ func (c *Conn) Alive() bool {
 	if c.broken || c.closed || c.rd.buffered() > 0 || c.txStatus != 'I' {
 		return false
 	}
-	if !socketQuiet(c.nc) {
+	if c.peek == nil {
+		c.peek = newPeeker(c.nc)
+	}
+	if !c.peek.check() {
 		c.broken = true
 		return false
 	}

@@ -290,8 +290,9 @@ func TestCopyInColumns(t *testing.T) {
 func TestCopyInCommitFailureRollsBackEverywhere(t *testing.T) {
 	c := router(t)
 	s0, s1 := keysOn(t, "s0", 3), keysOn(t, "s1", 3)
-	// Two rows of s1 share v: only the commit notices.
-	data := fmt.Sprintf("%d\t1\n%d\t7\n%d\t2\n%d\t7\n", s0[0], s1[0], s0[1], s1[1])
+	// Two rows of s1 share a key under a deferred primary key: only the
+	// commit notices.
+	data := fmt.Sprintf("%d\t1\n%d\t7\n%d\t2\n%d\t8\n", s0[0], s1[0], s0[1], s1[0])
 	_, err := copyIn(t, c.PgConn(), "COPY uniq FROM STDIN", []byte(data))
 	if pe := pgErr(err); pe == nil || pe.Code != "23505" {
 		t.Fatalf("COPY whose commit fails on s1: %v, want 23505", err)

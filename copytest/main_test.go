@@ -63,7 +63,7 @@ var schema = []string{
 	`CREATE TABLE items (id bigint PRIMARY KEY, name text, qty int, price numeric(10,2), tags text[], seen timestamptz)`,
 	`CREATE TABLE errs (id bigint PRIMARY KEY, name text, qty int)`,
 	`CREATE TABLE fuzz (id bigint PRIMARY KEY, name text, qty int)`,
-	`CREATE TABLE uniq (id bigint PRIMARY KEY, v int UNIQUE DEFERRABLE INITIALLY DEFERRED)`,
+	`CREATE TABLE uniq (id bigint, v int, PRIMARY KEY (id) DEFERRABLE INITIALLY DEFERRED)`,
 	`CREATE TABLE bulk (id bigint PRIMARY KEY, payload text)`,
 	`CREATE TABLE outs (id bigint PRIMARY KEY, name text, qty int, price numeric(10,2), tags text[], seen timestamptz)`,
 	`CREATE TABLE notes (body text, code text PRIMARY KEY, n int)`,

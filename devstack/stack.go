@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -22,8 +22,9 @@ import (
 )
 
 // Options configure a stack. The zero value is two shards with one
-// replica each, the built-in example map and schema, a router on a free
-// port.
+// replica each, the built-in example map and schema, and a router on a
+// free port set up as in production: TLS with a self-signed certificate
+// made in Dir/tls, and SCRAM-SHA-256 for user app with a random password.
 type Options struct {
 	Dir      string
 	Shards   int // 0 = 2
@@ -35,7 +36,14 @@ type Options struct {
 	ShardMap []byte
 	// NoExampleSchema skips creating the example tables.
 	NoExampleSchema bool
-	// Router adjusts the router's configuration (auth, limits...).
+	// PlainText turns the router's TLS off (SSLRequest is answered N).
+	PlainText bool
+	// Trust lets clients in without a password (auth method trust).
+	Trust bool
+	// Password is the password of user app ("" = a random one).
+	Password string
+	// Router adjusts the router's configuration (auth, limits...) after
+	// the settings above.
 	Router func(*router.Config)
 	Logger *slog.Logger
 }
@@ -47,8 +55,17 @@ type Stack struct {
 	// MapKey is the etcd key of the shard map.
 	MapKey string
 	Etcd   *clientv3.Client
-	logger *slog.Logger
+	// Password is user app's password, "" with Options.Trust.
+	Password string
+	// CertFile is the router's self-signed certificate, which clients
+	// name as sslrootcert for sslmode=verify-full; "" with
+	// Options.PlainText.
+	CertFile string
+	logger   *slog.Logger
 }
+
+// User is the user RouterDSN logs in as.
+const User = "app"
 
 // Start brings everything up. On error, whatever started is stopped.
 func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
@@ -88,9 +105,13 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if _, err = shardmap.Apply(ctx, s.Etcd, s.MapKey, doc); err != nil {
 		return nil, err
 	}
-	cfg := router.Config{Listen: opts.Listen, Etcd: router.EtcdConfig{Endpoints: dep.Etcd.Endpoints(), Key: s.MapKey}}
+	cfg := router.Config{Listen: opts.Listen, Etcd: router.EtcdConfig{Endpoints: dep.Etcd.Endpoints(), Key: s.MapKey},
+		Metrics: router.MetricsConfig{Listen: "127.0.0.1:0"}}
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1:0"
+	}
+	if err = s.secure(&cfg, opts); err != nil {
+		return nil, err
 	}
 	if opts.Router != nil {
 		opts.Router(&cfg)
@@ -125,19 +146,34 @@ func (s *Stack) createExampleSchema(ctx context.Context) error {
 	return nil
 }
 
-// RouterDSN is a connection string for the router.
+// RouterDSN is a connection string for the router: user app with its
+// password, sslmode=require when the router serves TLS.
 func (s *Stack) RouterDSN() string {
-	host, port, _ := net.SplitHostPort(s.Router.Addr())
-	return fmt.Sprintf("postgres://app@%s/%s?sslmode=disable", net.JoinHostPort(host, port), Database)
+	u := url.URL{Scheme: "postgres", Host: s.Router.Addr(), Path: "/" + Database, User: url.User(User)}
+	if s.Password != "" {
+		u.User = url.UserPassword(User, s.Password)
+	}
+	mode := "disable"
+	if s.CertFile != "" {
+		mode = "require"
+	}
+	u.RawQuery = "sslmode=" + mode
+	return u.String()
 }
 
 // Info is what cluster.json holds: how to reach every part.
 type Info struct {
-	Router      string                 `json:"router"`
+	Router string `json:"router"`
+	// TLSCert is the router's self-signed certificate (sslrootcert for
+	// sslmode=verify-full), absent without TLS.
+	TLSCert     string                 `json:"tls_cert,omitempty"`
 	Etcd        []string               `json:"etcd"`
 	ShardMapKey string                 `json:"shardmap_key"`
 	Coordinator string                 `json:"coordinator"`
 	Clusters    map[string]ClusterInfo `json:"clusters"`
+	// Metrics is the router's Prometheus endpoint; /healthz and /readyz
+	// are beside it.
+	Metrics string `json:"metrics,omitempty"`
 }
 
 // ClusterInfo is one cluster in cluster.json.
@@ -149,7 +185,8 @@ type ClusterInfo struct {
 // Info describes the running stack.
 func (s *Stack) Info() Info {
 	d := s.Deployment
-	info := Info{Router: s.RouterDSN(), Etcd: d.Etcd.Endpoints(), ShardMapKey: s.MapKey, Clusters: map[string]ClusterInfo{}}
+	info := Info{Router: s.RouterDSN(), TLSCert: s.CertFile, Etcd: d.Etcd.Endpoints(), ShardMapKey: s.MapKey, Clusters: map[string]ClusterInfo{},
+		Metrics: s.Router.MetricsURL()}
 	if d.Coordinator != nil {
 		info.Coordinator = d.Coordinator.DSN(Database)
 	}

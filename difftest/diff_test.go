@@ -108,7 +108,13 @@ type query struct {
 
 // loadQueries reads a corpus file of testdata/.
 func loadQueries(t *testing.T, file string) []query {
-	data, err := os.ReadFile(filepath.Join("testdata", file))
+	return loadScript(t, filepath.Join("testdata", file))
+}
+
+// loadScript reads statements separated by blank lines; "-- error CODE"
+// before one says the reference must fail it with CODE.
+func loadScript(t *testing.T, path string) []query {
+	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}

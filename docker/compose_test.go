@@ -153,7 +153,7 @@ func TestComposeMatchesShardMap(t *testing.T) {
 			t.Errorf("%s: port %d, but service %s listens on %d", what, got, host, listens)
 		}
 		if u.Query().Get("sslmode") != "disable" {
-			t.Errorf("%s: the postgres image serves no TLS, and the router does not fall back to plain text: add sslmode=disable", what)
+			t.Errorf("%s: the postgres image serves no TLS: say sslmode=disable, or every connection tries TLS first", what)
 		}
 		return host, strings.TrimPrefix(u.Path, "/")
 	}

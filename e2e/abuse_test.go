@@ -1,19 +1,31 @@
 package e2e
 
 import (
+	"context"
 	"encoding/binary"
 	"io"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/sqlrouter/sqlrouter/router"
 )
 
 // rawConn dials the router without a client library.
 func rawConn(t testing.TB) net.Conn {
 	t.Helper()
-	nc, err := net.DialTimeout("tcp", stack.Router.Addr(), 5*time.Second)
+	return dialAddr(t, stack.Router.Addr())
+}
+
+// dialAddr dials a server without a client library; the connection is
+// closed when the test ends.
+func dialAddr(t testing.TB, addr string) net.Conn {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,28 +34,11 @@ func rawConn(t testing.TB) net.Conn {
 	return nc
 }
 
-// startupRaw completes a startup on a raw connection and returns a
-// frontend to speak the protocol by hand.
+// startupRaw logs in to the router and returns the connection to speak
+// the protocol by hand.
 func startupRaw(t testing.TB) (net.Conn, *pgproto3.Frontend) {
 	t.Helper()
-	nc := rawConn(t)
-	fe := pgproto3.NewFrontend(nc, nc)
-	fe.Send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30, Parameters: map[string]string{"user": "app", "database": "app"}})
-	if err := fe.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	for {
-		msg, err := fe.Receive()
-		if err != nil {
-			t.Fatalf("startup: %v", err)
-		}
-		if _, ok := msg.(*pgproto3.ReadyForQuery); ok {
-			return nc, fe
-		}
-		if e, ok := msg.(*pgproto3.ErrorResponse); ok {
-			t.Fatalf("startup: %s", e.Message)
-		}
-	}
+	return hijacked(t, stack.RouterDSN(), nil)
 }
 
 // expectErrorAndClose reads until an ErrorResponse, then expects EOF.
@@ -133,7 +128,7 @@ func TestMalformedInputGetsAnErrorAndAClosedConnection(t *testing.T) {
 		{"truncated message then hang-up", func(t *testing.T) {
 			nc, _ := startupRaw(t)
 			nc.Write([]byte{'Q', 0, 0, 0, 100, 'S', 'E'})
-			nc.(*net.TCPConn).CloseWrite()
+			nc.(interface{ CloseWrite() error }).CloseWrite()
 			io.Copy(io.Discard, nc)
 		}},
 		{"random bytes after startup", func(t *testing.T) {
@@ -161,4 +156,94 @@ func TestSilentClientDoesNotBlockOthers(t *testing.T) {
 		rawConn(t)
 	}
 	routerServes(t)
+}
+
+// 10,000 connections opened and dropped at every stage of the handshake
+// leave the router serving, with no session left behind.
+func TestTenThousandConnectionsOpenedAndDropped(t *testing.T) {
+	startup, _ := (&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30,
+		Parameters: map[string]string{"user": "app", "database": "app"}}).Encode(nil)
+	before := stack.Router.Sessions()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 64)
+	for i := range 10000 {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			nc, err := net.DialTimeout("tcp", stack.Router.Addr(), 5*time.Second)
+			if err != nil {
+				t.Errorf("connection %d: %v", i, err)
+				return
+			}
+			defer nc.Close()
+			nc.SetDeadline(time.Now().Add(10 * time.Second))
+			switch i % 4 {
+			case 0: // nothing at all
+			case 1: // half a startup packet
+				nc.Write(startup[:len(startup)/2])
+			case 2: // a whole one, then gone before the answer is read
+				nc.Write(startup)
+			case 3: // logged in, then gone mid-query
+				nc.Write(startup)
+				buf := make([]byte, 512)
+				nc.Read(buf)
+				nc.Write([]byte{'Q', 0, 0, 0, 40, 'S', 'E', 'L'})
+			}
+		})
+	}
+	wg.Wait()
+	routerServes(t)
+	deadline := time.Now().Add(20 * time.Second)
+	for stack.Router.Sessions() > before+1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sessions left after the connections closed (%d before)", stack.Router.Sessions(), before)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Slow-loris clients that trickle a startup packet and never finish are
+// cut off at limits.startup_timeout, and meanwhile others are served.
+func TestSlowLorisClientsAreCutOff(t *testing.T) {
+	ctx := ctxT(t)
+	cfg := router.Config{Listen: "127.0.0.1:0", Etcd: router.EtcdConfig{Endpoints: stack.Deployment.Etcd.Endpoints(), Key: stack.MapKey}}
+	cfg.Limits.StartupTimeout = 500 * time.Millisecond
+	r, err := router.Start(ctx, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		r.Shutdown(sctx)
+	}()
+	if err := r.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var slow []net.Conn
+	for range 200 {
+		nc, err := net.DialTimeout("tcp", r.Addr(), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		nc.Write([]byte{0, 0, 0, 80, 0, 3}) // and nothing more
+		slow = append(slow, nc)
+	}
+	host, port, _ := net.SplitHostPort(r.Addr())
+	c, err := pgx.Connect(ctx, "postgres://app@"+net.JoinHostPort(host, port)+"/app?sslmode=disable")
+	if err != nil {
+		t.Fatalf("a normal client could not log in next to slow ones: %v", err)
+	}
+	var one int
+	if err := c.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil {
+		t.Fatal(err)
+	}
+	c.Close(ctx)
+	for i, nc := range slow {
+		nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.Copy(io.Discard, nc); err != nil {
+			t.Fatalf("slow client %d was not disconnected: %v", i, err)
+		}
+	}
 }

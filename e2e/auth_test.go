@@ -15,7 +15,7 @@ import (
 
 // startRouter starts an extra router on the shared stack's etcd with its
 // own configuration; it is stopped when the test ends.
-func startRouter(t *testing.T, adjust func(*router.Config)) *router.Router {
+func startRouter(t testing.TB, adjust func(*router.Config)) *router.Router {
 	t.Helper()
 	cfg := router.Config{Listen: "127.0.0.1:0", Etcd: router.EtcdConfig{Endpoints: stack.Deployment.Etcd.Endpoints(), Key: stack.MapKey}}
 	if adjust != nil {
@@ -76,42 +76,7 @@ func TestSCRAMAuthentication(t *testing.T) {
 		}
 		c.Close(ctx)
 	}
-	var messages []string
-	for _, tc := range []struct{ user, password string }{{"alice", "wrong"}, {"mallory", "wonderland"}, {"bob", ""}} {
-		_, err := pgx.Connect(ctx, dsnFor(r, tc.user, tc.password))
-		if sqlstate(err) != "28P01" {
-			t.Errorf("%s with a bad password: %v, want 28P01", tc.user, err)
-			continue
-		}
-		messages = append(messages, strings.ReplaceAll(err.Error(), tc.user, "USER"))
-		if strings.Contains(err.Error(), tc.password) && tc.password != "" {
-			t.Errorf("the error repeats the password: %v", err)
-		}
-	}
-	for _, m := range messages[1:] {
-		if m != messages[0] {
-			t.Errorf("failed logins differ, telling users apart:\n%s\n%s", messages[0], m)
-		}
-	}
-}
-
-// SSLRequest is answered 'N' until TLS is configured: clients that prefer
-// TLS fall back, clients that require it get a clear refusal.
-func TestSSLRequestIsDeclined(t *testing.T) {
-	nc := rawConn(t)
-	nc.Write([]byte{0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f})
-	b := make([]byte, 1)
-	if _, err := nc.Read(b); err != nil || b[0] != 'N' {
-		t.Fatalf("SSLRequest answer %q %v, want N", b, err)
-	}
-	c, err := pgx.Connect(ctxT(t), strings.Replace(stack.RouterDSN(), "sslmode=disable", "sslmode=prefer", 1))
-	if err != nil {
-		t.Fatalf("sslmode=prefer: %v", err)
-	}
-	c.Close(ctxT(t))
-	if _, err := pgx.Connect(ctxT(t), strings.Replace(stack.RouterDSN(), "sslmode=disable", "sslmode=require", 1)); err == nil {
-		t.Error("sslmode=require connected without TLS")
-	}
+	loginFailures(t, r, [][2]string{{"alice", "wrong"}, {"mallory", "wonderland"}, {"bob", ""}})
 }
 
 // Startup reports the server's parameters and a cancel key.
@@ -165,14 +130,21 @@ func TestCancel(t *testing.T) {
 	}
 	// pgx closes a connection whose query was interrupted; a raw cancel
 	// keeps the session: the statement fails with 57014.
-	c2 := connect(t)
+	assertCancels(t, connect(t))
+}
+
+// assertCancels runs a long statement on c, cancels it with a
+// CancelRequest, and checks that it fails with 57014 and that the session
+// goes on.
+func assertCancels(t *testing.T, c *pgx.Conn) {
+	t.Helper()
 	done := make(chan error, 1)
 	go func() {
-		_, err := c2.Exec(context.Background(), "SELECT pg_sleep(20)")
+		_, err := c.Exec(context.Background(), "SELECT pg_sleep(20)")
 		done <- err
 	}()
 	time.Sleep(200 * time.Millisecond)
-	if err := c2.PgConn().CancelRequest(context.Background()); err != nil {
+	if err := c.PgConn().CancelRequest(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -184,7 +156,7 @@ func TestCancel(t *testing.T) {
 		t.Fatal("cancel did not stop the statement")
 	}
 	var one int
-	if err := c2.QueryRow(context.Background(), "SELECT 1").Scan(&one); err != nil {
+	if err := c.QueryRow(context.Background(), "SELECT 1").Scan(&one); err != nil {
 		t.Errorf("session after cancel: %v", err)
 	}
 }

@@ -59,7 +59,7 @@ DROP TABLE psql_plain;
 	assertPlacedOn(t, "customers", "id", b, "s1")
 
 	// A refused statement: psql shows the SQLSTATE and stops.
-	out, err = psql(t, "\\set VERBOSITY verbose\nUPDATE customers SET name = 'everyone';\n")
+	out, err = psql(t, "\\set VERBOSITY verbose\nUPDATE orders o SET amount = 0 FROM customers c WHERE c.name = o.status;\n")
 	if err == nil || !strings.Contains(out, "0A000") {
 		t.Errorf("psql on a refused statement: %v\n%s", err, out)
 	}

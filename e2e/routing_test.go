@@ -222,18 +222,18 @@ func TestReferenceWritesAndDDLReachEveryCluster(t *testing.T) {
 func TestUnsupportedStatementsGive0A000(t *testing.T) {
 	c := connect(t)
 	cases := []struct{ sql, mentions string }{
-		{"UPDATE customers SET name = 'x'", "distribution key"},
-		{"DELETE FROM customers WHERE name = 'x'", "distribution key"},
-		{"UPDATE customers SET id = 5 WHERE id = 4", "UPDATE of distribution key"},
-		{"INSERT INTO customers (name) VALUES ('no key')", "distribution key id"},
+		{"UPDATE orders o SET amount = 0 FROM customers c WHERE c.name = o.status", "without joining them on customer_id"},
+		{"DELETE FROM customers WHERE id IN (SELECT max(customer_id) FROM orders)", "reads table orders"},
+		{"UPDATE customers SET id = id + 1 WHERE id = 4", "UPDATE of distribution key"},
+		{"INSERT INTO customers (name) OVERRIDING USER VALUE VALUES ('no key')", "OVERRIDING USER VALUE"},
 		{"INSERT INTO customers VALUES (1, 'no columns')", "column list"},
-		{"INSERT INTO customers (id, name) SELECT id, name FROM customers WHERE id = 1", "INSERT ... SELECT"},
+		{"INSERT INTO customers (id, name) VALUES (1, 'a') ON CONFLICT (name) DO NOTHING", "do not include distribution key"},
 		{"SELECT ctid FROM customers", "system columns"},
 		{"SELECT nextval('s') FROM customers", "sequence functions"},
 		{"SELECT * FROM customers FOR UPDATE", "FOR UPDATE"},
 		{"COPY customers TO '/tmp/sqlrouter-copy-refused'", "file"},
 		{"PREPARE p AS SELECT 1", "PREPARE"},
-		{"INSERT INTO countries (code, name) VALUES ('zz', now()::text)", "calls functions"},
+		{"UPDATE countries SET name = now()::text WHERE code = 'zz'", "calls functions"},
 	}
 	for _, tc := range cases {
 		_, err := c.Exec(ctxT(t), tc.sql, pgx.QueryExecModeSimpleProtocol)
@@ -241,15 +241,25 @@ func TestUnsupportedStatementsGive0A000(t *testing.T) {
 			t.Errorf("%s:\n got %v\nwant 0A000 mentioning %q", tc.sql, err, tc.mentions)
 		}
 	}
+	// Without the key and with no default for it, the answer is
+	// PostgreSQL's.
+	if _, err := c.Exec(ctxT(t), "INSERT INTO customers (name) VALUES ('no key')"); sqlstate(err) != "23502" {
+		t.Errorf("INSERT without a key that has no default: %v, want 23502", err)
+	}
 	var one int
 	if err := c.QueryRow(ctxT(t), "SELECT 1").Scan(&one); err != nil || one != 1 {
 		t.Errorf("session unusable after refusals: %v", err)
 	}
-	// With parameters, a write whose keys land on two clusters is refused
-	// at Bind.
-	_, err := c.Exec(ctxT(t), "DELETE FROM customers WHERE id IN ($1, $2)", keyOn(t, "s0"), keyOn(t, "s1"))
-	if sqlstate(err) != "0A000" {
-		t.Errorf("DELETE with keys on two clusters: %v, want 0A000", err)
+	// With parameters, a write whose keys land on two clusters runs on
+	// both, atomically.
+	a, b := keyOn(t, "s0"), keyOn(t, "s1")
+	mustExec(t, c, "INSERT INTO customers (id, name) VALUES ($1, 'a'), ($2, 'b')", a, b)
+	tag, err := c.Exec(ctxT(t), "DELETE FROM customers WHERE id IN ($1, $2)", a, b)
+	if err != nil || tag.String() != "DELETE 2" {
+		t.Errorf("DELETE with keys on two clusters: %v %v, want DELETE 2", tag, err)
+	}
+	if countOn(t, "s0", "customers", "id", a)+countOn(t, "s1", "customers", "id", b) != 0 {
+		t.Errorf("DELETE with keys on two clusters left rows behind")
 	}
 }
 

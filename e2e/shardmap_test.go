@@ -128,8 +128,7 @@ func TestRoutingSurvivesEtcdLoss(t *testing.T) {
 		t.Fatal(err)
 	}
 	etcd.Stop()
-	dsn := strings.Replace(stack.RouterDSN(), stack.Router.Addr(), r.Addr(), 1)
-	c, err := pgx.Connect(ctx, dsn)
+	c, err := pgx.Connect(ctx, dsnFor(r, "app", ""))
 	if err != nil {
 		t.Fatalf("connect after etcd stopped: %v", err)
 	}

@@ -2,11 +2,8 @@ package e2e
 
 import (
 	"fmt"
-	"net"
-	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 )
@@ -92,30 +89,12 @@ var wireScripts = map[string][]step{
 	"parameter count mismatch":          {ext(parse("pc", "SELECT $1::int"), bind("", "pc"))},
 }
 
-// exchange runs a script against addr and renders the responses.
-func exchange(t *testing.T, addr, user, database string, steps []step) string {
+// exchange runs a script against the server of dsn and renders the
+// responses.
+func exchange(t *testing.T, dsn string, steps []step) string {
 	t.Helper()
-	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	nc.SetDeadline(time.Now().Add(20 * time.Second))
-	fe := pgproto3.NewFrontend(nc, nc)
-	fe.Send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30, Parameters: map[string]string{"user": user, "database": database, "TimeZone": "UTC"}})
-	fe.Flush()
-	for {
-		msg, err := fe.Receive()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, ok := msg.(*pgproto3.ReadyForQuery); ok {
-			break
-		}
-		if e, ok := msg.(*pgproto3.ErrorResponse); ok {
-			t.Fatalf("startup on %s: %s", addr, e.Message)
-		}
-	}
+	nc, fe := hijacked(t, dsn, map[string]string{"TimeZone": "UTC"})
+	addr := nc.RemoteAddr().String()
 	var out []string
 	for i, st := range steps {
 		for _, m := range st.send {
@@ -200,14 +179,11 @@ func render(msg pgproto3.BackendMessage) (string, byte) {
 }
 
 func TestWireDifferential(t *testing.T) {
-	direct, err := url.Parse(stack.Info().Clusters[stack.Router.Snapshot().Map.DefaultClusterName()].Primary)
-	if err != nil {
-		t.Fatal(err)
-	}
+	direct := stack.Info().Clusters[stack.Router.Snapshot().Map.DefaultClusterName()].Primary
 	for name, steps := range wireScripts {
 		t.Run(name, func(t *testing.T) {
-			want := exchange(t, direct.Host, direct.User.Username(), strings.TrimPrefix(direct.Path, "/"), steps)
-			got := exchange(t, stack.Router.Addr(), "app", "app", steps)
+			want := exchange(t, direct, steps)
+			got := exchange(t, stack.RouterDSN(), steps)
 			if got != want {
 				t.Errorf("router answered differently from PostgreSQL\nrouter:\n%s\n\npostgres:\n%s", got, want)
 			}

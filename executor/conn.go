@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
@@ -38,10 +39,15 @@ type conn struct {
 	statuses [][]byte
 	// replica is set for a conn to a replica (reads only).
 	replica bool
-	// untrack ends the conn's count in the replica tracker.
-	untrack func()
+	// untrack is the replica's count of reads in flight, which this conn
+	// is part of.
+	untrack *atomic.Int64
 	// wrote is set when the current transaction may have written here.
 	wrote bool
+	// seqState is set once a statement that may have called nextval or
+	// setval (any write) ran here during this lease: the sequence state
+	// of the server session is reset before another client gets it.
+	seqState bool
 	// abandoned is set on a failed replica whose reads were sent
 	// elsewhere.
 	abandoned bool
@@ -56,7 +62,7 @@ func (c *conn) Close() error {
 // release gives the backend session back to the pool.
 func (c *conn) release(how pool.Release) {
 	if c.untrack != nil {
-		c.untrack()
+		c.untrack.Add(-1)
 		c.untrack = nil
 	}
 	if c.lease == nil {
@@ -70,6 +76,12 @@ func (c *conn) release(how pool.Release) {
 	c.pool.Release(e, how)
 }
 
+// markWrote notes a statement that may write.
+func (c *conn) markWrote() {
+	c.wrote = true
+	c.seqState = true
+}
+
 // Cluster names the conn's cluster (txn.Participant).
 func (c *conn) Cluster() string { return c.cluster }
 
@@ -77,25 +89,53 @@ func (c *conn) Cluster() string { return c.cluster }
 // dropping its results (txn.Participant). The pipeline must be empty.
 func (c *conn) Exec(ctx context.Context, sql string) error {
 	c.unnamed = ""
-	return execSimple(ctx, c.Conn, sql, func(body []byte) {
-		c.statuses = append(c.statuses, append([]byte(nil), body...))
-	})
+	_, err := execSimple(ctx, c.Conn, sql, c.keepStatus)
+	return err
 }
 
-// execSimple runs sql on bc and waits for ReadyForQuery, returning the
-// first error; onStatus, when set, gets each ParameterStatus body.
-func execSimple(ctx context.Context, bc *backend.Conn, sql string, onStatus func([]byte)) error {
+// keepStatus keeps a ParameterStatus for the session to pass on.
+func (c *conn) keepStatus(body []byte) {
+	c.statuses = append(c.statuses, append([]byte(nil), body...))
+}
+
+// awaitReady reads the answer to one simple Query (or to extended-protocol
+// messages up to their Sync) up to ReadyForQuery, and returns its rows as
+// text and the first error the server sent. It keeps ParameterStatus
+// messages for the session.
+func (c *conn) awaitReady(ctx context.Context) ([][]string, error) {
+	return awaitReady(ctx, c.Conn, c.keepStatus)
+}
+
+// execSimple runs sql on bc and waits for ReadyForQuery (see awaitReady).
+func execSimple(ctx context.Context, bc *backend.Conn, sql string, onStatus func([]byte)) ([][]string, error) {
 	bc.SendQuery(sql)
 	if err := bc.Flush(ctx); err != nil {
-		return err
+		return nil, err
 	}
+	return awaitReady(ctx, bc, onStatus)
+}
+
+// awaitReady reads up to ReadyForQuery: the rows as text and the first
+// error; onStatus, when set, gets each ParameterStatus body.
+func awaitReady(ctx context.Context, bc *backend.Conn, onStatus func([]byte)) ([][]string, error) {
+	var rows [][]string
 	var firstErr error
 	for {
 		typ, body, err := bc.Receive(ctx)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		switch typ {
+		case 'D':
+			var dr pgproto3.DataRow
+			if err := dr.Decode(body); err != nil {
+				return nil, err
+			}
+			row := make([]string, len(dr.Values))
+			for i, v := range dr.Values {
+				row[i] = string(v)
+			}
+			rows = append(rows, row)
 		case 'E':
 			if firstErr == nil {
 				firstErr = serverError(body)
@@ -105,7 +145,7 @@ func execSimple(ctx context.Context, bc *backend.Conn, sql string, onStatus func
 				onStatus(body)
 			}
 		case 'Z':
-			return firstErr
+			return rows, firstErr
 		}
 	}
 }

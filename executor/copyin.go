@@ -164,7 +164,7 @@ func (r *copyIn) join(ctx context.Context, cluster string) (*conn, error) {
 	if err := s.enter(ctx, c); err != nil {
 		return nil, err
 	}
-	c.wrote = true // a writer: it commits with the others, atomically
+	c.markWrote() // a writer: it commits with the others, atomically
 	s.routed(c)
 	if err := s.drain(ctx); err != nil {
 		return nil, err

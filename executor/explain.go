@@ -90,6 +90,9 @@ func (s *Session) runExplain(ctx context.Context, e *planner.ExplainPlan, bound 
 		if e.Options != "" {
 			sql = "EXPLAIN (" + e.Options + ") " + st.SQL
 		}
+		if err := s.quiet(ctx); err != nil {
+			return s.stmtError(ctx, err)
+		}
 		for _, c := range conns {
 			s.touched(c.cluster)
 			values, formats := values, formats
@@ -118,7 +121,7 @@ func (s *Session) runExplain(ctx context.Context, e *planner.ExplainPlan, bound 
 		text = append(text, "coordinator: "+final)
 	}
 	if rd.ship != nil && !e.JSON {
-		text = append(text, fmt.Sprintf("rows shipped between nodes: %d", s.rowsMoved))
+		text = append(text, fmt.Sprintf("rows shipped between nodes: %d", s.rowsShipped))
 	}
 	if describe {
 		s.respond(explainDescription(e))
@@ -153,40 +156,13 @@ func explainDescription(e *planner.ExplainPlan) *pgproto3.RowDescription {
 // as text. The pipeline must be empty.
 func (c *conn) queryParams(ctx context.Context, sql string, oids []uint32, values [][]byte, formats []int16) ([][]string, error) {
 	c.Send(&pgproto3.Parse{Query: sql, ParameterOIDs: oids})
-	c.Send(&pgproto3.Bind{ParameterFormatCodes: formats, Parameters: values})
-	c.Send(&pgproto3.Execute{})
-	c.Send(&pgproto3.Sync{})
+	c.SendBind("", "", formats, values, nil)
+	c.SendExecute("", 0)
+	c.SendSync()
 	c.needSync = false
 	c.unnamed = ""
 	if err := c.Flush(ctx); err != nil {
 		return nil, err
 	}
-	var rows [][]string
-	var firstErr error
-	for {
-		typ, body, err := c.Receive(ctx)
-		if err != nil {
-			return nil, err
-		}
-		switch typ {
-		case 'D':
-			var dr pgproto3.DataRow
-			if err := dr.Decode(body); err != nil {
-				return nil, err
-			}
-			row := make([]string, len(dr.Values))
-			for i, v := range dr.Values {
-				row[i] = string(v)
-			}
-			rows = append(rows, row)
-		case 'E':
-			if firstErr == nil {
-				firstErr = serverError(body)
-			}
-		case 'S':
-			c.statuses = append(c.statuses, append([]byte(nil), body...))
-		case 'Z':
-			return rows, firstErr
-		}
-	}
+	return c.awaitReady(ctx)
 }

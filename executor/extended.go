@@ -43,20 +43,42 @@ type boundParams struct {
 	params  planner.Params
 	oids    []uint32
 	results []int16
+	data    []byte
 	// ship is set while a join runs its workers with shipped rows.
 	ship *shipment
 }
 
 func newBoundParams(params planner.Params, oids []uint32, results []int16) *boundParams {
-	b := &boundParams{oids: oids, results: slices.Clone(results)}
-	b.params.Formats = slices.Clone(params.Formats)
-	b.params.Values = make([][]byte, len(params.Values))
-	for i, v := range params.Values {
-		if v != nil {
-			b.params.Values[i] = slices.Clone(v)
-		}
-	}
+	b := &boundParams{oids: oids}
+	b.fill(params, results)
 	return b
+}
+
+// fill copies params and results into b, reusing b's memory: the
+// client's message buffers do not outlive the next message.
+func (b *boundParams) fill(params planner.Params, results []int16) {
+	size := 0
+	for _, v := range params.Values {
+		size += len(v)
+	}
+	data := b.data[:0]
+	if cap(data) < size {
+		data = make([]byte, 0, size)
+	}
+	b.params.Formats = append(b.params.Formats[:0], params.Formats...)
+	b.results = append(b.results[:0], results...)
+	values := b.params.Values[:0]
+	for _, v := range params.Values {
+		if v == nil {
+			values = append(values, nil)
+			continue
+		}
+		start := len(data)
+		data = append(data, v...)
+		values = append(values, data[start:len(data):len(data)])
+	}
+	b.params.Values = values
+	b.data = data
 }
 
 func (b *boundParams) resultFormats() []int16 {
@@ -150,7 +172,7 @@ func runsOnOneCluster(p planner.Plan) bool {
 
 func runsOnBackends(p planner.Plan) bool {
 	switch p.(type) {
-	case *planner.Broadcast, *planner.SplitInsert, *planner.Scatter, *planner.Combine:
+	case *planner.Broadcast, *planner.SplitInsert, *planner.Scatter, *planner.Combine, *planner.FanOut, *planner.InsertSelect, *planner.Locate, *planner.GenKeys:
 		return true
 	}
 	return runsOnOneCluster(p)
@@ -202,6 +224,12 @@ func (s *Session) home(ps *Prepared) (string, error) {
 		return p.Table.Distribution.Clusters()[0], nil
 	case *planner.Scatter:
 		return targetHome(p.Target), nil
+	case *planner.FanOut:
+		return targetHome(p.Target), nil
+	case *planner.InsertSelect:
+		return p.Home, nil
+	case *planner.GenKeys:
+		return p.Table.Distribution.Clusters()[0], nil
 	case *planner.Combine:
 		return targetHome(p.Target), nil
 	}
@@ -256,11 +284,11 @@ func (s *Session) prepareOn(c *conn, ps *Prepared, relay bool) string {
 		c.Send(&pgproto3.Parse{Query: ps.backendSQL(), ParameterOIDs: ps.ParamOIDs})
 		c.unnamed = ps.key
 		c.needSync = true
-		s.push(&entry{kind: expParse, conn: c, sink: sk, onDone: func(err error) {
+		s.push(s.newEntry(entry{kind: expParse, conn: c, sink: sk, onDone: func(err error) {
 			if err != nil {
 				c.unnamed = ""
 			}
-		}})
+		}}))
 		return ""
 	}
 	if name, ok := c.Statements.Lookup(ps.key); ok {
@@ -273,11 +301,11 @@ func (s *Session) prepareOn(c *conn, ps *Prepared, relay bool) string {
 	c.Send(&pgproto3.Parse{Name: name, Query: ps.backendSQL(), ParameterOIDs: ps.ParamOIDs})
 	c.needSync = true
 	key := ps.key
-	s.push(&entry{kind: expParse, conn: c, sink: sk, onDone: func(err error) {
+	s.push(s.newEntry(entry{kind: expParse, conn: c, sink: sk, onDone: func(err error) {
 		if err != nil {
 			c.Statements.Forget(key)
 		}
-	}})
+	}}))
 	return name
 }
 
@@ -296,7 +324,7 @@ func (s *Session) resolveCluster(plan planner.Plan, params planner.Params) (stri
 				return "", p.Spread, nil
 			}
 		}
-		cl, err := p.Target.ResolveOne(params)
+		cl, err := p.Cluster(params)
 		return cl, plan, err
 	case *planner.CursorCommand:
 		if cl, ok := s.cursors[p.Name]; ok {
@@ -369,7 +397,7 @@ func (s *Session) Bind(ctx context.Context, portalName string, ps *Prepared, par
 		return s.Fail(ctx, err)
 	}
 	if !readOnly {
-		c.wrote = true
+		c.markWrote()
 		if s.state == txIdle {
 			// Reads later in this implicit transaction must see the write.
 			s.batchWrites = true
@@ -378,20 +406,23 @@ func (s *Session) Bind(ctx context.Context, portalName string, ps *Prepared, par
 	s.ext.lazy = nil
 	first := len(s.pipe.entries)
 	name := s.prepareOn(c, ps, lazy)
-	c.Send(&pgproto3.Bind{DestinationPortal: portalName, PreparedStatement: name, ParameterFormatCodes: params.Formats, Parameters: params.Values, ResultFormatCodes: resultFormats})
+	c.SendBind(portalName, name, params.Formats, params.Values, resultFormats)
 	c.needSync = true
 	s.touched(cluster)
 	var sk sink = clientSink{s}
 	if name != ps.Name {
 		// The server knows the statement by the router's name: errors
 		// must speak of the client's.
-		sk = renaming{s: s, from: quoteIdent(name), to: quoteIdent(ps.Name)}
+		sk = renaming{s: s, from: name, to: ps.Name}
 	}
-	s.push(&entry{kind: expBind, conn: c, sink: sk})
+	s.push(s.newEntry(entry{kind: expBind, conn: c, sink: sk}))
 	p := &portal{ps: ps, plan: plan, conn: c, cluster: cluster}
 	if c.replica {
-		p.retry = &readRetry{cluster: cluster, hint: ps.Stmt.Consistency, ps: ps, relayParse: lazy, portal: portalName,
-			params: newBoundParams(params, ps.ParamOIDs, resultFormats)}
+		r := s.newRetry()
+		r.cluster, r.hint, r.ps, r.relayParse, r.portal = cluster, ps.Stmt.Consistency, ps, lazy, portalName
+		r.params.oids = ps.ParamOIDs
+		r.params.fill(params, resultFormats)
+		p.retry = r
 		for _, e := range s.pipe.entries[first:] {
 			e.retry = p.retry
 		}
@@ -416,7 +447,7 @@ func (s *Session) DescribeStatement(ctx context.Context, ps *Prepared) error {
 	}
 	if !runsOnBackends(ps.Stmt.Plan) {
 		s.respond(&pgproto3.ParameterDescription{ParameterOIDs: []uint32{}})
-		s.respond(localDescription(ps.Stmt.Plan))
+		s.respond(s.localDescription(ps.Stmt.Plan))
 		return nil
 	}
 	if s.state == txFailed {
@@ -444,14 +475,17 @@ func (s *Session) DescribeStatement(ctx context.Context, ps *Prepared) error {
 	}
 	c.Send(&pgproto3.Describe{ObjectType: 'S', Name: name})
 	c.needSync = true
-	s.push(&entry{kind: expDescribeStmt, conn: c, sink: clientSink{s}})
+	s.push(s.newEntry(entry{kind: expDescribeStmt, conn: c, sink: clientSink{s}}))
 	return nil
 }
 
 // localDescription is the row shape of a statement the router answers.
-func localDescription(p planner.Plan) pgproto3.BackendMessage {
+func (s *Session) localDescription(p planner.Plan) pgproto3.BackendMessage {
 	switch p := p.(type) {
 	case *planner.ShowRouter:
+		if v, ok := s.adminView(p.Name); ok {
+			return v.description()
+		}
 		return showDescription(p.Name)
 	case *planner.ExplainPlan:
 		return explainDescription(p)
@@ -478,7 +512,7 @@ func (s *Session) DescribePortal(ctx context.Context, name string) error {
 	case p.conn != nil:
 		p.conn.Send(&pgproto3.Describe{ObjectType: 'P', Name: name})
 		p.conn.needSync = true
-		e := &entry{kind: expDescribePortal, conn: p.conn, sink: clientSink{s}, retry: p.retry}
+		e := s.newEntry(entry{kind: expDescribePortal, conn: p.conn, sink: clientSink{s}, retry: p.retry})
 		if p.retry != nil {
 			p.retry.describe = true
 		}
@@ -500,9 +534,9 @@ func (s *Session) DescribePortal(ctx context.Context, name string) error {
 		stmtName := s.prepareOn(c, p.ps, false)
 		c.Send(&pgproto3.Describe{ObjectType: 'S', Name: stmtName})
 		c.needSync = true
-		s.push(&entry{kind: expDescribeStmt, conn: c, sink: &portalShape{s: s, formats: p.bound.results}})
+		s.push(s.newEntry(entry{kind: expDescribeStmt, conn: c, sink: &portalShape{s: s, formats: p.bound.results}}))
 	default:
-		s.respond(localDescription(p.plan))
+		s.respond(s.localDescription(p.plan))
 	}
 	return nil
 }
@@ -560,8 +594,8 @@ func (s *Session) Execute(ctx context.Context, name string, maxRows uint32) erro
 			// would have.
 			return s.Fail(ctx, pgerror.New("34000", "portal \"%s\" does not exist", name))
 		}
-		p.conn.Send(&pgproto3.Execute{Portal: name, MaxRows: maxRows})
-		e := &entry{kind: expExecute, conn: p.conn, sink: clientSink{s}, retry: p.retry}
+		p.conn.SendExecute(name, maxRows)
+		e := s.newEntry(entry{kind: expExecute, conn: p.conn, sink: clientSink{s}, retry: p.retry})
 		if p.retry != nil {
 			p.retry.executes = append(p.retry.executes, maxRows)
 		}
@@ -587,7 +621,15 @@ func (s *Session) Execute(ctx context.Context, name string, maxRows uint32) erro
 	case *planner.Broadcast:
 		return s.runBroadcast(ctx, pl, p.ps.Stmt, p.bound)
 	case *planner.SplitInsert:
-		return s.runSplit(ctx, pl, p.ps.Stmt, p.bound)
+		return s.runSplit(ctx, pl, p.ps.Stmt, p.bound, false)
+	case *planner.FanOut:
+		return s.runFanOut(ctx, pl, p.ps.Stmt, p.bound)
+	case *planner.InsertSelect:
+		return s.runInsertSelect(ctx, pl, p.bound)
+	case *planner.Locate:
+		return s.runLocate(ctx, pl, p.ps.Stmt, p.bound)
+	case *planner.GenKeys:
+		return s.runGenKeys(ctx, pl, p.ps.Stmt, p.bound)
 	case *planner.Finish:
 		return s.runFinish(ctx, pl, p.bound, false, p.ps.Stmt.Consistency)
 	case *planner.Join:
@@ -629,7 +671,7 @@ func (s *Session) ClosePortal(ctx context.Context, name string) error {
 		if p.conn != nil && p.conn.participant {
 			p.conn.Send(&pgproto3.Close{ObjectType: 'P', Name: name})
 			p.conn.needSync = true
-			s.push(&entry{kind: expClose, conn: p.conn, sink: errorsOnly{s}})
+			s.push(s.newEntry(entry{kind: expClose, conn: p.conn, sink: errorsOnly{s}}))
 		}
 	}
 	s.respond(&pgproto3.CloseComplete{})
@@ -643,16 +685,17 @@ func (s *Session) Sync(ctx context.Context) error {
 	if err := s.materialize(ctx); err != nil {
 		return err
 	}
-	var syncs []*entry
+	syncs := s.syncBuf[:0]
+	defer func() { s.syncBuf = syncs[:0] }()
 	for _, c := range s.syncOrder() {
 		if !c.needSync {
 			continue
 		}
-		c.Send(&pgproto3.Sync{})
+		c.SendSync()
 		c.needSync = false
 		// The implicit transaction commits at Sync: a failing commit
 		// (deferred constraint) answers here.
-		e := &entry{kind: expSync, conn: c, sink: syncSink{s}}
+		e := s.newEntry(entry{kind: expSync, conn: c, sink: syncSink{s}})
 		syncs = append(syncs, e)
 		s.push(e)
 		if c.wrote && c.participant && !s.coordinated && s.state == txIdle {
@@ -686,7 +729,8 @@ func (s *Session) Sync(ctx context.Context) error {
 	s.batchWrites = false
 	s.reportToken()
 	s.newStatement()
-	s.settle()
+	s.releaseIdle()
+	s.recycleRetries()
 	return nil
 }
 
@@ -700,8 +744,9 @@ type renaming struct {
 func (r renaming) message(typ byte, body []byte) {
 	if typ == 'E' {
 		var msg pgproto3.ErrorResponse
-		if err := msg.Decode(body); err == nil && strings.Contains(msg.Message, r.from) {
-			msg.Message = strings.ReplaceAll(msg.Message, r.from, r.to)
+		from, to := quoteIdent(r.from), quoteIdent(r.to)
+		if err := msg.Decode(body); err == nil && strings.Contains(msg.Message, from) {
+			msg.Message = strings.ReplaceAll(msg.Message, from, to)
 			r.s.client.Send(&msg)
 			return
 		}

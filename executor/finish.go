@@ -108,7 +108,7 @@ func (s *Session) prepareReaders(ctx context.Context, clusters []string, rd read
 				return nil, err
 			}
 			if !rd.readOnly {
-				c.wrote = true
+				c.markWrote()
 			}
 		}
 		conns[i] = c
@@ -241,9 +241,9 @@ func (s *Session) load(ctx context.Context, cc *conn, table string, positional b
 			c.unnamed = key
 		}
 		values, formats := rd.ship.params(c.cluster, values, formats)
-		c.Send(&pgproto3.Bind{ParameterFormatCodes: formats, Parameters: values, ResultFormatCodes: []int16{resultFormat}})
-		c.Send(&pgproto3.Execute{})
-		c.Send(&pgproto3.Sync{})
+		c.SendBind("", "", formats, values, []int16{resultFormat})
+		c.SendExecute("", 0)
+		c.SendSync()
 		c.needSync = false
 		if err := c.Flush(ctx); err != nil {
 			return nil, nil, err
@@ -252,9 +252,11 @@ func (s *Session) load(ctx context.Context, cc *conn, table string, positional b
 	w := &copyWriter{cc: cc, binary: binaryRows}
 	var firstErr error
 	for _, c := range conns {
+		before := w.rows
 		if err := readGatherRows(ctx, c, w, &firstErr); err != nil {
 			return nil, nil, err
 		}
+		s.moved(c.cluster, w.rows-before)
 	}
 	if firstErr != nil {
 		cc.Send(&pgproto3.CopyFail{Message: "a cluster failed"})
@@ -262,7 +264,7 @@ func (s *Session) load(ctx context.Context, cc *conn, table string, positional b
 		readToReady(ctx, cc)
 		return nil, nil, firstErr
 	}
-	s.moved(w.rows)
+	s.countShipped(int64(w.rows))
 	return fields, types, w.finish(ctx)
 }
 
@@ -281,7 +283,7 @@ func subsetParams(p planner.Params, oids []uint32, nums []int) ([][]byte, []int1
 func describeOn(ctx context.Context, c *conn, sql string, oids []uint32) ([]pgproto3.FieldDescription, error) {
 	c.Send(&pgproto3.Parse{Query: sql, ParameterOIDs: oids})
 	c.Send(&pgproto3.Describe{ObjectType: 'S'})
-	c.Send(&pgproto3.Sync{})
+	c.SendSync()
 	c.needSync = false
 	c.unnamed = backend.StatementKey(sql, oids)
 	if err := c.Flush(ctx); err != nil {
@@ -396,7 +398,7 @@ type copyWriter struct {
 	buf     []byte
 	started bool
 	// rows counts the rows written.
-	rows int64
+	rows int
 }
 
 var copyBinaryHeader = []byte("PGCOPY\n\xff\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00")
@@ -506,12 +508,12 @@ func (w *copyWriter) finish(ctx context.Context) error {
 // failed reports an error the client has already been sent.
 func (s *Session) finalQuery(ctx context.Context, cc *conn, sql string, params planner.Params, oids []uint32, resultFormats []int16, describe bool) (failed bool, err error) {
 	cc.Send(&pgproto3.Parse{Query: sql, ParameterOIDs: oids})
-	cc.Send(&pgproto3.Bind{ParameterFormatCodes: params.Formats, Parameters: params.Values, ResultFormatCodes: resultFormats})
+	cc.SendBind("", "", params.Formats, params.Values, resultFormats)
 	if describe {
 		cc.Send(&pgproto3.Describe{ObjectType: 'P'})
 	}
-	cc.Send(&pgproto3.Execute{})
-	cc.Send(&pgproto3.Sync{})
+	cc.SendExecute("", 0)
+	cc.SendSync()
 	cc.unnamed = ""
 	if err := cc.Flush(ctx); err != nil {
 		return false, err
@@ -607,7 +609,7 @@ func (s *Session) describeFinish(ctx context.Context, f *planner.Finish, oids []
 	}
 	cc.Send(&pgproto3.Parse{Query: f.Final, ParameterOIDs: oids})
 	cc.Send(&pgproto3.Describe{ObjectType: 'S'})
-	cc.Send(&pgproto3.Sync{})
+	cc.SendSync()
 	cc.unnamed = ""
 	if err := cc.Flush(ctx); err != nil {
 		return err

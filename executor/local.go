@@ -71,7 +71,7 @@ func (s *Session) set(ctx context.Context, p *planner.SessionSet) error {
 		if i == 0 {
 			sk = clientSink{s}
 		}
-		e := &entry{kind: expQuery, conn: c, sink: sk}
+		e := s.newEntry(entry{kind: expQuery, conn: c, sink: sk})
 		entries = append(entries, e)
 		s.push(e)
 	}
@@ -117,17 +117,17 @@ func (s *Session) routerSetting(name string) (string, bool) {
 	case "sqlrouter.ryw_token":
 		return s.token.Encode(), true
 	case "sqlrouter.last_route":
-		return s.lastRoute, true
+		return strings.Join(s.lastRoute, ","), true
 	case "sqlrouter.join_strategy":
 		return s.joinStrategy(), true
-	case "sqlrouter.last_rows_moved":
-		return strconv.FormatInt(s.lastRowsMoved, 10), true
+	case "sqlrouter.last_rows_shipped":
+		return strconv.FormatInt(s.lastRowsShipped, 10), true
 	}
 	return "", false
 }
 
 // readOnlySettings are router settings SHOW reports and SET cannot change.
-var readOnlySettings = map[string]bool{"sqlrouter.version": true, "sqlrouter.shardmap_revision": true, "sqlrouter.last_route": true, "sqlrouter.last_rows_moved": true}
+var readOnlySettings = map[string]bool{"sqlrouter.version": true, "sqlrouter.shardmap_revision": true, "sqlrouter.last_route": true, "sqlrouter.last_rows_shipped": true}
 
 func (s *Session) setRouter(ctx context.Context, p *planner.SessionSet) error {
 	if err := s.drain(ctx); err != nil {
@@ -161,6 +161,10 @@ func (s *Session) setRouter(ctx context.Context, p *planner.SessionSet) error {
 }
 
 func (s *Session) showRouter(ctx context.Context, p *planner.ShowRouter, describe bool) error {
+	if view, ok := s.adminView(p.Name); ok {
+		s.showView(view, describe)
+		return nil
+	}
 	v, ok := s.routerSetting(p.Name)
 	if !ok {
 		return s.stmtError(ctx, pgerror.New(pgerror.UndefinedObject, "unrecognized configuration parameter \"%s\"", p.Name))
@@ -201,7 +205,7 @@ func (s *Session) discard(ctx context.Context, p *planner.Discard) error {
 		if first {
 			sk, first = clientSink{s}, false
 		}
-		e := &entry{kind: expQuery, conn: c, sink: sk}
+		e := s.newEntry(entry{kind: expQuery, conn: c, sink: sk})
 		entries = append(entries, e)
 		s.push(e)
 	}

@@ -2,8 +2,6 @@ package executor
 
 import (
 	"context"
-	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -65,6 +63,12 @@ type multiPart struct {
 	oids    []uint32
 	params  *planner.Params // nil for the simple protocol
 	rows    []int           // original VALUES rows of a split INSERT
+	// quiet drops the part's notices (another part already relays the
+	// same ones).
+	quiet bool
+	// describe asks for the row description of an extended-protocol part
+	// (for a client that used the simple protocol).
+	describe bool
 }
 
 // runParts runs the parts of one statement concurrently on their clusters,
@@ -95,15 +99,15 @@ func (s *Session) runParts(ctx context.Context, parts []multiPart, resultFormats
 			s.drain(ctx)
 			return nil, false, s.stmtError(ctx, err)
 		}
-		c.wrote = true
+		c.markWrote()
 		s.routed(c)
-		col := &collector{s: s, notices: i == 0, errSent: errSent}
+		col := &collector{s: s, notices: i == 0 && !p.quiet, errSent: errSent}
 		cols[i] = col
 		s.touched(p.cluster)
 		if p.params == nil {
 			c.SendQuery(p.sql)
 			c.unnamed = ""
-			e := &entry{kind: expQuery, conn: c, sink: col}
+			e := s.newEntry(entry{kind: expQuery, conn: c, sink: col})
 			entries = append(entries, e)
 			s.push(e)
 			continue
@@ -111,17 +115,27 @@ func (s *Session) runParts(ctx context.Context, parts []multiPart, resultFormats
 		// The unnamed statement and a portal of the router's own: the
 		// client's unnamed portal on this conn may still be in use.
 		c.Send(&pgproto3.Parse{Query: p.sql, ParameterOIDs: p.oids})
-		c.Send(&pgproto3.Bind{DestinationPortal: partPortal, ParameterFormatCodes: p.params.Formats, Parameters: p.params.Values, ResultFormatCodes: resultFormats})
-		c.Send(&pgproto3.Execute{Portal: partPortal})
+		c.SendBind(partPortal, "", p.params.Formats, p.params.Values, resultFormats)
+		if p.describe {
+			c.Send(&pgproto3.Describe{ObjectType: 'P', Name: partPortal})
+		}
+		c.SendExecute(partPortal, 0)
 		c.Send(&pgproto3.Close{ObjectType: 'P', Name: partPortal})
-		c.needSync = true
+		// Sync inside the transaction block: a failed part leaves the
+		// server skipping messages until a Sync, and what follows (the
+		// ROLLBACK, say) must be heard.
+		c.Send(&pgproto3.Sync{})
 		c.unnamed = ""
-		s.push(&entry{kind: expParse, conn: c, sink: col})
-		s.push(&entry{kind: expBind, conn: c, sink: col})
-		e := &entry{kind: expExecute, conn: c, sink: col}
+		s.push(s.newEntry(entry{kind: expParse, conn: c, sink: col}))
+		s.push(s.newEntry(entry{kind: expBind, conn: c, sink: col}))
+		if p.describe {
+			s.push(s.newEntry(entry{kind: expDescribePortal, conn: c, sink: col}))
+		}
+		e := s.newEntry(entry{kind: expExecute, conn: c, sink: col})
 		entries = append(entries, e)
 		s.push(e)
-		s.push(&entry{kind: expClose, conn: c})
+		s.push(s.newEntry(entry{kind: expClose, conn: c}))
+		s.push(s.newEntry(entry{kind: expSync, conn: c}))
 	}
 	// Every part was sent before any answer is read: the clusters work at
 	// the same time. A failure anywhere fails the whole transaction, so
@@ -142,20 +156,39 @@ func (s *Session) runParts(ctx context.Context, parts []multiPart, resultFormats
 }
 
 // runBroadcast runs one statement on every listed cluster.
+//
+// A transactional broadcast runs on the first listed cluster alone first,
+// and on the others only once it succeeded there. Two transactions that
+// write the same row of a reference table therefore meet on the first
+// copy, where the second waits for the first's row lock before it touches
+// any other copy; sent everywhere at once, each could lock a different
+// copy first and then wait forever for the other (no server sees both
+// halves of that deadlock). The order is the plan's: every session and
+// every router uses the same one.
 func (s *Session) runBroadcast(ctx context.Context, b *planner.Broadcast, st planner.Statement, bound *boundParams) error {
 	if !b.Transactional {
 		return s.runOneByOne(ctx, b, st)
 	}
 	parts := make([]multiPart, len(b.Clusters))
 	for i, cl := range b.Clusters {
-		parts[i] = multiPart{cluster: cl, sql: st.SQL}
+		parts[i] = multiPart{cluster: cl, sql: st.SQL, quiet: i > 0}
 		if bound != nil {
 			parts[i].params, parts[i].oids = &bound.params, bound.oids
 		}
 	}
-	cols, ok, err := s.runParts(ctx, parts, bound.resultFormats())
+	cols, ok, err := s.runFirstThenRest(ctx, parts, bound.resultFormats())
 	if err != nil || !ok {
 		return err
+	}
+	if !b.DataWrite {
+		// DDL may have changed a key's default, or made its sequence
+		// again: every session looks again.
+		s.cfg.Keys.schemaChanged()
+	}
+	if b.Sequences != nil {
+		if err := s.rangeSequences(ctx, b.Sequences, b.Clusters); err != nil {
+			return s.stmtError(ctx, err)
+		}
 	}
 	if b.Coordinator && s.snap.Map.Coordinator != "" {
 		// The scratch coordinator gets the object too; it holds no data,
@@ -179,6 +212,19 @@ func (s *Session) runBroadcast(ctx context.Context, b *planner.Broadcast, st pla
 	return nil
 }
 
+// runFirstThenRest runs the first part alone, then the others together.
+func (s *Session) runFirstThenRest(ctx context.Context, parts []multiPart, resultFormats []int16) ([]*collector, bool, error) {
+	cols, ok, err := s.runParts(ctx, parts[:1], resultFormats)
+	if err != nil || !ok || len(parts) == 1 {
+		return cols, ok, err
+	}
+	rest, ok, err := s.runParts(ctx, parts[1:], resultFormats)
+	if err != nil || !ok {
+		return nil, ok, err
+	}
+	return append(cols, rest...), true, nil
+}
+
 // runOneByOne runs a statement that cannot run in a transaction (VACUUM)
 // on each cluster in turn.
 func (s *Session) runOneByOne(ctx context.Context, b *planner.Broadcast, st planner.Statement) error {
@@ -186,7 +232,11 @@ func (s *Session) runOneByOne(ctx context.Context, b *planner.Broadcast, st plan
 		return err
 	}
 	if s.state != txIdle || s.coordinated || len(s.participants) > 0 {
-		return s.stmtError(ctx, pgerror.New(pgerror.ActiveSQLTransaction, "%s cannot run inside a transaction block", strings.Fields(st.SQL)[0]))
+		cmd := b.Command
+		if cmd == "" {
+			cmd = strings.ToUpper(strings.Fields(st.SQL)[0])
+		}
+		return s.stmtError(ctx, pgerror.New(pgerror.ActiveSQLTransaction, "%s cannot run inside a transaction block", cmd))
 	}
 	var tag string
 	errSent := new(bool)
@@ -199,7 +249,7 @@ func (s *Session) runOneByOne(ctx context.Context, b *planner.Broadcast, st plan
 		s.touched(cl)
 		c.SendQuery(st.SQL)
 		c.unnamed = ""
-		s.push(&entry{kind: expQuery, conn: c, sink: col})
+		s.push(s.newEntry(entry{kind: expQuery, conn: c, sink: col}))
 		if err := s.drain(ctx); err != nil {
 			return err
 		}
@@ -215,12 +265,10 @@ func (s *Session) runOneByOne(ctx context.Context, b *planner.Broadcast, st plan
 
 // runSplit runs a multi-row INSERT whose rows belong to several clusters,
 // each cluster inserting its own rows, in one transaction. RETURNING rows
-// come back in the order of the VALUES list, as from one server.
-func (s *Session) runSplit(ctx context.Context, sp *planner.SplitInsert, st planner.Statement, bound *boundParams) error {
-	var params planner.Params
-	if bound != nil {
-		params = bound.params
-	}
+// come back in the order of the VALUES list, as from one server. describe
+// sends the row description (a simple-protocol client).
+func (s *Session) runSplit(ctx context.Context, sp *planner.SplitInsert, st planner.Statement, bound *boundParams, describe bool) error {
+	params, _ := bound.values()
 	split, err := sp.Split(params)
 	if err != nil {
 		return s.stmtError(ctx, err)
@@ -232,33 +280,21 @@ func (s *Session) runSplit(ctx context.Context, sp *planner.SplitInsert, st plan
 			parts[i].params, parts[i].oids = bound.subset(p.Params)
 		}
 	}
+	parts[0].describe = describe && sp.Returning && bound != nil
 	cols, ok, err := s.runParts(ctx, parts, bound.resultFormats())
 	if err != nil || !ok {
 		return err
 	}
-	inserted := 0
+	var tags []string
 	for _, col := range cols {
-		f := strings.Fields(col.tag)
-		if len(f) == 3 && f[0] == "INSERT" {
-			n, _ := strconv.Atoi(f[2])
-			inserted += n
-		}
+		tags = append(tags, col.tag)
 	}
 	if sp.Returning {
-		ordered := make([][]byte, len(sp.Keys))
-		for i, col := range cols {
-			if len(col.rows) != len(parts[i].rows) {
-				// A trigger or rule changed how many rows came back: the
-				// order cannot be rebuilt, so the statement must not stand.
-				s.sendError(pgerror.Unsupported("INSERT ... RETURNING over several clusters returned %d rows for %d inserted on cluster %s; the order of the returned rows could not be kept", len(col.rows), len(parts[i].rows), parts[i].cluster))
-				s.statementFailed()
-				return nil
-			}
-			for j, r := range col.rows {
-				ordered[parts[i].rows[j]] = r
-			}
+		ordered, ok := s.inOrder(parts, cols, len(sp.Keys))
+		if !ok {
+			return nil
 		}
-		if bound == nil {
+		if describe {
 			for _, col := range cols {
 				if col.rowDesc != nil {
 					s.client.WriteRaw('T', col.rowDesc)
@@ -270,6 +306,26 @@ func (s *Session) runSplit(ctx context.Context, sp *planner.SplitInsert, st plan
 			s.client.WriteRaw('D', r)
 		}
 	}
-	s.client.Send(&pgproto3.CommandComplete{CommandTag: []byte(fmt.Sprintf("INSERT 0 %d", inserted))})
+	s.client.Send(&pgproto3.CommandComplete{CommandTag: []byte(sumTags(tags))})
 	return nil
+}
+
+// inOrder puts the RETURNING rows of the parts of a split INSERT back in
+// the order of the statement's total rows. ok is false, with the error
+// sent and the statement failed, when a part returned another number of
+// rows than it inserted (a trigger or rule): the order cannot be rebuilt,
+// so the statement must not stand.
+func (s *Session) inOrder(parts []multiPart, cols []*collector, total int) ([][]byte, bool) {
+	ordered := make([][]byte, total)
+	for i, col := range cols {
+		if len(col.rows) != len(parts[i].rows) {
+			s.sendError(pgerror.Unsupported("INSERT ... RETURNING over several clusters returned %d rows for %d inserted on cluster %s; the order of the returned rows could not be kept", len(col.rows), len(parts[i].rows), parts[i].cluster))
+			s.statementFailed()
+			return nil, false
+		}
+		for j, r := range col.rows {
+			ordered[parts[i].rows[j]] = r
+		}
+	}
+	return ordered, true
 }

@@ -52,6 +52,8 @@ type entry struct {
 // pipeline is the ordered queue of responses not yet delivered.
 type pipeline struct {
 	entries []*entry
+	// spare is a drained array, reused by the next batch.
+	spare []*entry
 	// failed is set when an extended-protocol response was an error: the
 	// rest of the batch is skipped until Sync, as PostgreSQL does.
 	failed bool
@@ -63,6 +65,30 @@ type pipeline struct {
 type clientSink struct{ s *Session }
 
 func (c clientSink) message(typ byte, body []byte) { c.s.client.WriteRaw(typ, body) }
+
+// quiet delivers everything queued (a settings replay, say) before the
+// caller talks to a backend session directly, outside the pipeline.
+func (s *Session) quiet(ctx context.Context) error {
+	if err := s.drain(ctx); err != nil {
+		return err
+	}
+	if s.pipe.failed {
+		return errSkipped
+	}
+	return nil
+}
+
+// newEntry places e in the session's arena of entries, recycled once no
+// statement is in flight.
+func (s *Session) newEntry(e entry) *entry {
+	if s.entryUsed == len(s.entrySlab) {
+		s.entrySlab = append(s.entrySlab, new(entry))
+	}
+	p := s.entrySlab[s.entryUsed]
+	s.entryUsed++
+	*p = e
+	return p
+}
 
 // push queues an entry for the backend conn c.
 func (s *Session) push(e *entry) {
@@ -96,7 +122,7 @@ func (s *Session) respond(msg pgproto3.BackendMessage) {
 		return
 	}
 	buf, _ := msg.Encode(nil)
-	s.pipe.entries = append(s.pipe.entries, &entry{kind: expLocal, local: buf})
+	s.pipe.entries = append(s.pipe.entries, s.newEntry(entry{kind: expLocal, local: buf}))
 }
 
 // fail reports a router-side error in order: after everything queued, and
@@ -141,8 +167,17 @@ func (s *Session) drain(ctx context.Context) error {
 		}
 	}
 	entries := s.pipe.entries
-	s.pipe.entries = nil
+	s.pipe.entries = s.pipe.spare[:0]
+	s.pipe.spare = nil
 	s.pipe.busy = nil
+	defer func() {
+		// Keep the array for the next batch unless entries were queued
+		// meanwhile (a retry drains on its own).
+		clear(entries)
+		if s.pipe.spare == nil {
+			s.pipe.spare = entries[:0]
+		}
+	}()
 	var skip *conn // a conn that answered an error: it ignores the rest until Sync
 	for _, e := range entries {
 		if e.kind == expLocal {
@@ -216,7 +251,8 @@ func endsWithSync(entries []*entry, c *conn) bool {
 
 // backendLost marks a conn unusable after an I/O error.
 func (s *Session) backendLost(c *conn, err error) {
-	s.cfg.Logger.Warn("backend connection failed", "cluster", c.cluster, "err", err)
+	s.logger().Warn("backend connection failed", "cluster", c.cluster, "node", NodeName(c.url), "err", err)
+	s.nodeFailed(c, err)
 	c.Close()
 }
 

@@ -36,12 +36,12 @@ func (s *Session) pinned() bool {
 	return s.sessionState || s.tempObjects || len(s.cursors) > 0 || s.settings.hasIdentity()
 }
 
-// settle gives backend sessions back to the pool (transaction pooling):
+// releaseIdle gives backend sessions back to the pool (transaction pooling):
 // all of them between transactions, and inside a transaction those that
 // are not part of it (used only to describe a statement, or by a finished
 // coordinator step). A session whose state pins its backend sessions
 // keeps them.
-func (s *Session) settle() {
+func (s *Session) releaseIdle() {
 	if s.cfg.SessionPooling || len(s.pipe.entries) > 0 || s.pinned() {
 		return
 	}
@@ -102,8 +102,14 @@ func (s *Session) giveBack(c *conn) {
 	switch {
 	case c.Broken() || c.TxStatus() != 'I' || c.needSync || c.Pending() > 0:
 		how = pool.Broken
-	case c.dirty || s.settings.identity || s.sessionState || s.tempObjects || len(s.cursors) > 0:
+	case c.dirty || s.settings.identity || s.sessionState || s.tempObjects || len(s.cursors) > 0 || s.cfg.SessionPooling:
 		how = pool.Dirty
+		c.Conn.ResetSQL = "DISCARD ALL"
+	case c.seqState:
+		// currval() and lastval() of this client must not answer
+		// another's: forget the session's sequence values.
+		how = pool.Dirty
+		c.Conn.ResetSQL = "DISCARD SEQUENCES"
 	}
 	c.release(how)
 }
@@ -111,14 +117,21 @@ func (s *Session) giveBack(c *conn) {
 // ResetConn brings a backend session that a client left with session
 // state back to a fresh one (the pool's Resetter).
 func ResetConn(ctx context.Context, c *backend.Conn) error {
-	if err := execSimple(ctx, c, "DISCARD ALL", nil); err != nil {
+	sql := c.ResetSQL
+	if sql == "" {
+		sql = "DISCARD ALL"
+	}
+	c.ResetSQL = ""
+	if _, err := execSimple(ctx, c, sql, nil); err != nil {
 		return err
 	}
 	if c.TxStatus() != 'I' {
-		return errors.New("DISCARD ALL left a transaction open")
+		return errors.New(sql + " left a transaction open")
 	}
-	c.Statements.Reset()
-	c.Applied = ""
+	if sql == "DISCARD ALL" {
+		c.Statements.Reset()
+		c.Applied = ""
+	}
 	return nil
 }
 
@@ -145,6 +158,6 @@ func (s *Session) Open(ctx context.Context) (map[string]string, error) {
 	}
 	params := maps.Clone(c.ServerParams)
 	maps.Copy(s.reported, params)
-	s.settle()
+	s.releaseIdle()
 	return params, nil
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -19,6 +21,9 @@ type Replicas interface {
 	Choose(ctx context.Context, cluster string, req replication.Requirement) (replication.Choice, error)
 	Acquire(url string) (release func())
 	MarkFailed(url string, err error)
+	// InFlight is the node's count of reads in flight (for the
+	// least-connections policy), nil for an unknown node.
+	InFlight(url string) *atomic.Int64
 }
 
 // ReadDefaults are the router's defaults for reads; sessions may change
@@ -204,7 +209,10 @@ func (s *Session) replicaConn(ctx context.Context, n replication.Node) (*conn, e
 		return nil, err
 	}
 	c.replica = true
-	c.untrack = s.cfg.Replicas.Acquire(n.URL)
+	if n := s.cfg.Replicas.InFlight(n.URL); n != nil {
+		n.Add(1)
+		c.untrack = n
+	}
 	s.replicas[n.URL] = c
 	s.publishConns()
 	return c, nil
@@ -212,31 +220,51 @@ func (s *Session) replicaConn(ctx context.Context, n replication.Node) (*conn, e
 
 // routed records a node that served (part of) the current statement.
 func (s *Session) routed(c *conn) {
-	role := "primary"
-	if c.replica {
-		role = "replica"
-	}
-	host := c.url
-	if u, err := url.Parse(c.url); err == nil {
-		host = u.Host
-	}
-	entry := fmt.Sprintf("%s:%s:%s", c.cluster, role, host)
+	entry := routeName(c.cluster, c.replica, c.url)
 	for _, e := range s.route {
 		if e == entry {
 			return
 		}
 	}
 	s.route = append(s.route, entry)
+	s.countNode(c)
+}
+
+// routeNames caches the SHOW sqlrouter.last_route text of each node.
+var routeNames sync.Map // routeKey -> string
+
+type routeKey struct {
+	cluster, url string
+	replica      bool
+}
+
+// routeName is cluster:role:host:port.
+func routeName(cluster string, replica bool, nodeURL string) string {
+	k := routeKey{cluster, nodeURL, replica}
+	if v, ok := routeNames.Load(k); ok {
+		return v.(string)
+	}
+	role := "primary"
+	if replica {
+		role = "replica"
+	}
+	host := nodeURL
+	if u, err := url.Parse(nodeURL); err == nil {
+		host = u.Host
+	}
+	name := fmt.Sprintf("%s:%s:%s", cluster, role, host)
+	routeNames.Store(k, name)
+	return name
 }
 
 // newStatement starts the record of where a statement runs.
 func (s *Session) newStatement() {
 	if len(s.route) > 0 {
-		s.lastRoute = strings.Join(s.route, ",")
-		s.lastRowsMoved = s.rowsMoved
+		s.lastRoute = append(s.lastRoute[:0], s.route...)
+		s.lastRowsShipped = s.rowsShipped
 	}
 	s.route = s.route[:0]
-	s.rowsMoved = 0
+	s.rowsShipped = 0
 }
 
 // hasReplicas reports whether a cluster of the map has replicas (only
@@ -278,7 +306,7 @@ func (s *Session) queuePosition(c *conn) {
 	}
 	c.SendQuery(positionQuery)
 	c.unnamed = ""
-	s.push(&entry{kind: expQuery, conn: c, sink: lsnSink{s, c.cluster}})
+	s.push(s.newEntry(entry{kind: expQuery, conn: c, sink: lsnSink{s, c.cluster}}))
 }
 
 // fetchPositions asks the primaries a transaction wrote on for their

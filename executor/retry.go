@@ -37,6 +37,40 @@ type readRetry struct {
 	retried    bool
 }
 
+// newRetry returns a zeroed readRetry from the session's arena; the arena
+// is recycled when no statement is in flight (recycleRetries).
+func (s *Session) newRetry() *readRetry {
+	if s.retryUsed == len(s.retries) {
+		s.retries = append(s.retries, &readRetry{params: &boundParams{}})
+	}
+	r := s.retries[s.retryUsed]
+	s.retryUsed++
+	bp := r.params
+	*r = readRetry{params: bp, executes: r.executes[:0]}
+	return r
+}
+
+// recycleRetries makes the arenas of entries and readRetries available
+// again once no queued response refers to them. Portals kept open across Syncs (inside
+// a transaction) lose theirs: a later Execute of such a portal is not
+// retried elsewhere.
+func (s *Session) recycleRetries() {
+	if len(s.pipe.entries) > 0 {
+		return
+	}
+	for _, e := range s.entrySlab[:s.entryUsed] {
+		*e = entry{} // drop what it points to
+	}
+	s.entryUsed = 0
+	if s.retryUsed == 0 {
+		return
+	}
+	for _, p := range s.ext.portals {
+		p.retry = nil
+	}
+	s.retryUsed = 0
+}
+
 // retryRead runs a failed replica read again on another node; ok is false
 // when it cannot (the answer had begun to reach the client, or no other
 // node).
@@ -60,24 +94,24 @@ func (s *Session) retryRead(ctx context.Context, r *readRetry, dead *conn) bool 
 	if r.simple != "" {
 		c.SendQuery(r.simple)
 		c.unnamed = ""
-		s.push(&entry{kind: expQuery, conn: c, sink: clientSink{s}, charOffset: r.charOffset, retry: next})
+		s.push(s.newEntry(entry{kind: expQuery, conn: c, sink: clientSink{s}, charOffset: r.charOffset, retry: next}))
 		return s.drain(ctx) == nil
 	}
 	first := len(s.pipe.entries)
 	name := s.prepareOn(c, r.ps, r.relayParse)
-	c.Send(&pgproto3.Bind{DestinationPortal: r.portal, PreparedStatement: name, ParameterFormatCodes: r.params.params.Formats, Parameters: r.params.params.Values, ResultFormatCodes: r.params.results})
-	s.push(&entry{kind: expBind, conn: c, sink: clientSink{s}})
+	c.SendBind(r.portal, name, r.params.params.Formats, r.params.params.Values, r.params.results)
+	s.push(s.newEntry(entry{kind: expBind, conn: c, sink: clientSink{s}}))
 	if r.describe {
 		c.Send(&pgproto3.Describe{ObjectType: 'P', Name: r.portal})
-		s.push(&entry{kind: expDescribePortal, conn: c, sink: clientSink{s}})
+		s.push(s.newEntry(entry{kind: expDescribePortal, conn: c, sink: clientSink{s}}))
 	}
 	for _, max := range r.executes {
-		c.Send(&pgproto3.Execute{Portal: r.portal, MaxRows: max})
-		s.push(&entry{kind: expExecute, conn: c, sink: clientSink{s}})
+		c.SendExecute(r.portal, max)
+		s.push(s.newEntry(entry{kind: expExecute, conn: c, sink: clientSink{s}}))
 	}
-	c.Send(&pgproto3.Sync{})
+	c.SendSync()
 	c.needSync = false
-	s.push(&entry{kind: expSync, conn: c})
+	s.push(s.newEntry(entry{kind: expSync, conn: c}))
 	for _, e := range s.pipe.entries[first:] {
 		e.retry = next
 	}

@@ -98,12 +98,12 @@ func (s *Session) runScatter(ctx context.Context, sc *planner.Scatter, bound *bo
 			c.unnamed = key
 		}
 		values, formats := ship.params(c.cluster, values, formats)
-		c.Send(&pgproto3.Bind{ParameterFormatCodes: formats, Parameters: values, ResultFormatCodes: rf})
+		c.SendBind("", "", formats, values, rf)
 		if i == 0 {
 			c.Send(&pgproto3.Describe{ObjectType: 'P'})
 		}
-		c.Send(&pgproto3.Execute{})
-		c.Send(&pgproto3.Sync{})
+		c.SendExecute("", 0)
+		c.SendSync()
 		c.needSync = false
 		if err := c.Flush(ctx); err != nil {
 			return s.stmtError(ctx, err)
@@ -199,6 +199,8 @@ type stream struct {
 	err  error
 	desc *pgproto3.RowDescription
 	idx  int
+	// rows counts the DataRows read (rows moved to the router).
+	rows int
 }
 
 // advance reads the stream's next row; done is set at its end.
@@ -217,6 +219,7 @@ func (st *stream) advance(ctx context.Context, visible int) error {
 				continue
 			}
 			st.row, st.cut, st.keys = body, cut, keys
+			st.rows++
 			return nil
 		case 'T':
 			var rd pgproto3.RowDescription
@@ -355,6 +358,9 @@ func (m *merger) run(ctx context.Context, shape []pgproto3.FieldDescription, des
 	if fatal == nil {
 		fatal = m.drainAll(ctx)
 	}
+	for _, st := range m.streams {
+		s.moved(st.c.cluster, st.rows)
+	}
 	if fatal != nil {
 		return s.stmtError(ctx, fatal)
 	}
@@ -488,9 +494,9 @@ func (s *Session) scatterAtCoordinator(ctx context.Context, sc *planner.Scatter,
 			c.unnamed = key
 		}
 		values, formats := ship.params(c.cluster, values, formats)
-		c.Send(&pgproto3.Bind{ParameterFormatCodes: formats, Parameters: values, ResultFormatCodes: []int16{rf}})
-		c.Send(&pgproto3.Execute{})
-		c.Send(&pgproto3.Sync{})
+		c.SendBind("", "", formats, values, []int16{rf})
+		c.SendExecute("", 0)
+		c.SendSync()
 		c.needSync = false
 		if err := c.Flush(ctx); err != nil {
 			return s.stmtError(ctx, err)
@@ -513,6 +519,7 @@ func (s *Session) scatterAtCoordinator(ctx context.Context, sc *planner.Scatter,
 				}
 			}
 		}
+		s.moved(c.cluster, st.rows)
 		firstErr = firstNonNil(firstErr, st.err)
 	}
 	if firstErr != nil {
@@ -521,7 +528,7 @@ func (s *Session) scatterAtCoordinator(ctx context.Context, sc *planner.Scatter,
 		readToReady(ctx, cc)
 		return s.stmtError(ctx, firstErr)
 	}
-	s.moved(w.rows)
+	s.countShipped(int64(w.rows))
 	if err := w.finish(ctx); err != nil {
 		return s.stmtError(ctx, err)
 	}

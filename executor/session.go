@@ -7,8 +7,8 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
@@ -59,6 +59,18 @@ type Config struct {
 	Replicas Replicas
 	// Reads are the defaults of read routing.
 	Reads ReadDefaults
+	// Admin, when set, answers SHOW of the router's admin views.
+	Admin Admin
+	// NodeFailed, when set, hears of every backend connection lost to an
+	// I/O error (circuit breakers).
+	NodeFailed func(cluster, url string, err error)
+	// Keys keeps blocks of generated key values for every session; nil
+	// takes values one statement at a time.
+	Keys *KeyBlocks
+	// Slots gives each cluster its sequence slot (package idrange); nil
+	// numbers the clusters in sorted order, which holds only while the
+	// shard map keeps its clusters.
+	Slots SequenceSlots
 }
 
 // txState is the client-visible transaction state.
@@ -76,6 +88,7 @@ type Session struct {
 	cfg    *Config
 	client Client
 	snap   *shardmap.Snapshot
+	log    *slog.Logger
 
 	// conns are the backend sessions by cluster.
 	conns map[string]*conn
@@ -105,7 +118,8 @@ type Session struct {
 	reported map[string]string
 	// cancelable lists the backend sessions for Cancel, which runs on
 	// another goroutine.
-	cancelable atomic.Pointer[[]*backend.Conn]
+	cancelMu   sync.Mutex
+	cancelable []*backend.Conn
 
 	// replicas are the backend sessions on replicas, by URL.
 	replicas map[string]*conn
@@ -131,11 +145,25 @@ type Session struct {
 	// route lists the nodes the current statement uses; lastRoute the
 	// previous statement's, for SHOW sqlrouter.last_route.
 	route     []string
-	lastRoute string
-	// rowsMoved counts the rows the current statement moved between
-	// nodes; lastRowsMoved the previous statement's, for SHOW
-	// sqlrouter.last_rows_moved.
-	rowsMoved, lastRowsMoved int64
+	lastRoute []string
+	// rowsShipped counts the rows the current statement sent from one
+	// node to another; lastRowsShipped the previous statement's, for SHOW
+	// sqlrouter.last_rows_shipped.
+	rowsShipped, lastRowsShipped int64
+	// order is syncOrder's buffer.
+	order []*conn
+	// retries is the arena of readRetry, retryUsed its part in use;
+	// entrySlab and entryUsed the same for pipeline entries.
+	retries   []*readRetry
+	retryUsed int
+	entrySlab []*entry
+	entryUsed int
+	syncBuf   []*entry
+	// keyDefaults caches what tables' key columns default to, for INSERTs
+	// that leave the key out, as of the router's schema generation
+	// keyDefaultsGen.
+	keyDefaults    map[string]keyDefault
+	keyDefaultsGen uint64
 }
 
 // NewSession makes a session. startupParams are the client's startup
@@ -178,26 +206,25 @@ func (s *Session) SearchPath() string { return s.settings.value("search_path") }
 // a statement that fans out stops everywhere. It may be called from any
 // goroutine.
 func (s *Session) Cancel(ctx context.Context) {
-	list := s.cancelable.Load()
-	if list == nil {
-		return
-	}
+	s.cancelMu.Lock()
+	list := slices.Clone(s.cancelable)
+	s.cancelMu.Unlock()
 	var wg sync.WaitGroup
-	for _, c := range *list {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	for _, c := range list {
+		wg.Go(func() {
 			if err := c.Cancel(ctx); err != nil {
-				s.cfg.Logger.Debug("cancel request failed", "addr", c.Addr(), "err", err)
+				s.logger().Debug("cancel request failed", "addr", c.Addr(), "err", err)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 }
 
 // publishConns refreshes the list Cancel reads.
 func (s *Session) publishConns() {
-	list := make([]*backend.Conn, 0, len(s.conns))
+	s.cancelMu.Lock()
+	defer s.cancelMu.Unlock()
+	list := s.cancelable[:0]
 	for _, c := range s.conns {
 		list = append(list, c.Conn)
 	}
@@ -207,7 +234,8 @@ func (s *Session) publishConns() {
 	if s.coord != nil {
 		list = append(list, s.coord.Conn)
 	}
-	s.cancelable.Store(&list)
+	clear(list[len(list):cap(list)])
+	s.cancelable = list
 }
 
 // Close gives every backend session back: clean ones to be reused, the
@@ -261,16 +289,24 @@ func (s *Session) sortedClusters() []string {
 }
 
 // syncOrder lists every open conn, primaries by cluster then replicas by
-// URL: the order a Sync reaches them.
+// URL: the order a Sync reaches them. The list is valid until the next
+// call.
 func (s *Session) syncOrder() []*conn {
-	out := make([]*conn, 0, len(s.conns)+len(s.replicas))
-	for _, cl := range s.sortedClusters() {
-		out = append(out, s.conns[cl])
+	out := s.order[:0]
+	for _, c := range s.conns {
+		out = append(out, c)
 	}
-	urls := slices.Sorted(maps.Keys(s.replicas))
-	for _, u := range urls {
-		out = append(out, s.replicas[u])
+	if len(out) > 1 {
+		slices.SortFunc(out, func(a, b *conn) int { return strings.Compare(a.cluster, b.cluster) })
 	}
+	n := len(out)
+	for _, c := range s.replicas {
+		out = append(out, c)
+	}
+	if len(out)-n > 1 {
+		slices.SortFunc(out[n:], func(a, b *conn) int { return strings.Compare(a.url, b.url) })
+	}
+	s.order = out
 	return out
 }
 

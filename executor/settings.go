@@ -46,7 +46,7 @@ type settings struct {
 
 // add records a SET inside the current transaction.
 func (st *settings) add(p *planner.SessionSet, depth int) {
-	s := setting{name: p.Name, sql: p.SQL, value: p.Value, reset: p.Value == "" && p.Kind != planner.SetLocal}
+	s := setting{name: p.Name, sql: p.SQL, value: p.Value, reset: p.Reset && p.Kind != planner.SetLocal}
 	st.pending = append(st.pending, pendingSetting{setting: s, local: p.Kind == planner.SetLocal, depth: depth})
 }
 
@@ -64,7 +64,7 @@ func (st *settings) end(commit bool) {
 			continue
 		}
 		changed = true
-		if p.reset && (p.name == "all" || st.inBase(p.name)) {
+		if p.name == "all" || (p.reset && st.inBase(p.name)) {
 			st.resetBase = true
 		}
 		if p.name == "all" {

@@ -42,7 +42,7 @@ func (b *boundParams) shipment() *shipment {
 }
 
 // params appends the rows shipped to a cluster to a worker's parameters
-// and counts them as moved.
+// and counts them as shipped.
 func (sh *shipment) params(cluster string, values [][]byte, formats []int16) ([][]byte, []int16) {
 	if sh == nil {
 		return values, formats
@@ -51,7 +51,7 @@ func (sh *shipment) params(cluster string, values [][]byte, formats []int16) ([]
 	if sh.byCluster != nil {
 		extra, n = sh.byCluster[cluster], sh.rows[cluster]
 	}
-	sh.s.moved(n)
+	sh.s.countShipped(n)
 	out := append(slices.Clone(values), extra...)
 	switch len(formats) {
 	case 0: // every parameter in text
@@ -242,13 +242,6 @@ func (side *sideRows) column(name string) int {
 	}
 	return found
 }
-
-// Type OIDs whose text form is equal exactly when the values are equal,
-// across the types of one family: the router can deal rows by it.
-const (
-	oidText    = 25
-	oidVarchar = 1043
-)
 
 // dealable reports whether two join columns can be dealt to clusters by
 // the text of their values: both integers, both text (deterministic

@@ -28,7 +28,8 @@ func (s *Session) Query(ctx context.Context, text string, stmts []planner.Statem
 	}
 	defer func() {
 		s.batchWrites = false
-		s.settle()
+		s.releaseIdle()
+		s.recycleRetries()
 	}()
 	if len(stmts) == 0 {
 		s.client.Send(&pgproto3.EmptyQueryResponse{})
@@ -132,14 +133,14 @@ func (s *Session) runWhole(ctx context.Context, cluster, text string) error {
 		return s.stmtError(ctx, err)
 	}
 	s.routed(c)
-	c.wrote = true
+	c.markWrote()
 	if err := s.enter(ctx, c); err != nil {
 		return s.stmtError(ctx, err)
 	}
 	c.SendQuery(text)
 	c.unnamed = ""
 	s.touched(cluster)
-	e := &entry{kind: expQuery, conn: c, sink: clientSink{s}}
+	e := s.newEntry(entry{kind: expQuery, conn: c, sink: clientSink{s}})
 	s.push(e)
 	if err := s.drain(ctx); err != nil {
 		return err
@@ -181,7 +182,7 @@ func (s *Session) runStatement(ctx context.Context, st planner.Statement, _ *pla
 	}
 	switch p := st.Plan.(type) {
 	case *planner.Route:
-		cluster, err := p.Target.ResolveOne(planner.Params{})
+		cluster, err := p.Cluster(planner.Params{})
 		if err != nil {
 			return s.stmtError(ctx, err)
 		}
@@ -201,7 +202,15 @@ func (s *Session) runStatement(ctx context.Context, st planner.Statement, _ *pla
 	case *planner.Broadcast:
 		return s.runBroadcast(ctx, p, st, nil)
 	case *planner.SplitInsert:
-		return s.runSplit(ctx, p, st, nil)
+		return s.runSplit(ctx, p, st, nil, true)
+	case *planner.FanOut:
+		return s.runFanOut(ctx, p, st, nil)
+	case *planner.InsertSelect:
+		return s.runInsertSelect(ctx, p, nil)
+	case *planner.Locate:
+		return s.runLocate(ctx, p, st, nil)
+	case *planner.GenKeys:
+		return s.runGenKeys(ctx, p, st, nil)
 	case *planner.Finish:
 		return s.runFinish(ctx, p, nil, true, st.Consistency)
 	case *planner.Join:
@@ -234,14 +243,16 @@ func (s *Session) runRoute(ctx context.Context, cluster string, st planner.State
 		return s.stmtError(ctx, err)
 	}
 	if !readOnly {
-		c.wrote = true
+		c.markWrote()
 	}
 	c.SendQuery(st.SQL)
 	c.unnamed = ""
 	s.touched(cluster)
-	e := &entry{kind: expQuery, conn: c, sink: clientSink{s}, charOffset: st.CharOffset}
+	e := s.newEntry(entry{kind: expQuery, conn: c, sink: clientSink{s}, charOffset: st.CharOffset})
 	if c.replica {
-		e.retry = &readRetry{simple: st.SQL, cluster: cluster, hint: st.Consistency, charOffset: st.CharOffset}
+		r := s.newRetry()
+		r.simple, r.cluster, r.hint, r.charOffset = st.SQL, cluster, st.Consistency, st.CharOffset
+		e.retry = r
 	}
 	s.push(e)
 	autocommit := !readOnly && s.state == txIdle && !s.coordinated

@@ -84,7 +84,7 @@ func (s *Session) sendBegin(c *conn) {
 func (s *Session) internal(c *conn, sql string) *entry {
 	c.SendQuery(sql)
 	c.unnamed = ""
-	e := &entry{kind: expQuery, conn: c, sink: errorsOnly{s}}
+	e := s.newEntry(entry{kind: expQuery, conn: c, sink: errorsOnly{s}})
 	s.push(e)
 	return e
 }
@@ -119,18 +119,23 @@ func (s *Session) endTransaction(ctx context.Context, commit bool) error {
 	ps := s.participantList()
 	coordinated := s.coordinated
 	var writers, readers []txn.Participant
-	var wrote []*conn
+	var positioned []*positionedCommit
 	for _, p := range all {
 		p.participant, p.inTxn = false, false
-		if p.wrote {
+		switch {
+		case p.wrote && !p.replica && s.hasReplicas(p.cluster):
+			pc := &positionedCommit{conn: p}
+			writers = append(writers, pc)
+			positioned = append(positioned, pc)
+		case p.wrote:
 			writers = append(writers, p)
-			wrote = append(wrote, p)
-		} else {
+		default:
 			readers = append(readers, p)
 		}
 		p.wrote = false
 	}
-	s.participants = nil
+	clear(s.participants)
+	s.participants = s.participants[:0]
 	s.coordinated = false
 	s.beginSQL = ""
 	s.savepoints = nil
@@ -163,7 +168,11 @@ func (s *Session) endTransaction(ctx context.Context, commit bool) error {
 	s.settings.end(err == nil)
 	s.markSynced(ps)
 	if err == nil {
-		s.fetchPositions(ctx, wrote)
+		for _, pc := range positioned {
+			if pc.lsn != 0 {
+				s.advance(pc.cluster, pc.lsn)
+			}
+		}
 	}
 	return err
 }

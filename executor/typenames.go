@@ -84,32 +84,5 @@ func (c *conn) queryText(ctx context.Context, sql string) ([][]string, error) {
 	if err := c.Flush(ctx); err != nil {
 		return nil, err
 	}
-	var rows [][]string
-	var firstErr error
-	for {
-		typ, body, err := c.Receive(ctx)
-		if err != nil {
-			return nil, err
-		}
-		switch typ {
-		case 'D':
-			var dr pgproto3.DataRow
-			if err := dr.Decode(body); err != nil {
-				return nil, err
-			}
-			row := make([]string, len(dr.Values))
-			for i, v := range dr.Values {
-				row[i] = string(v)
-			}
-			rows = append(rows, row)
-		case 'E':
-			if firstErr == nil {
-				firstErr = serverError(body)
-			}
-		case 'S':
-			c.statuses = append(c.statuses, append([]byte(nil), body...))
-		case 'Z':
-			return rows, firstErr
-		}
-	}
+	return c.awaitReady(ctx)
 }

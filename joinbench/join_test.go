@@ -55,15 +55,15 @@ func (s *session) value(sql string) string {
 // the session and the router's counter both tell.
 func (s *session) moved(sql string) (rows int, moved int64) {
 	s.tb.Helper()
-	before := stack.Router.RowsMoved()
+	before := stack.Router.RowsShipped()
 	res := s.exec(sql)
-	after := stack.Router.RowsMoved()
-	last, err := strconv.ParseInt(s.value("SHOW sqlrouter.last_rows_moved"), 10, 64)
+	after := stack.Router.RowsShipped()
+	last, err := strconv.ParseInt(s.value("SHOW sqlrouter.last_rows_shipped"), 10, 64)
 	if err != nil {
 		s.tb.Fatal(err)
 	}
 	if last != after-before {
-		s.tb.Fatalf("%s: SHOW sqlrouter.last_rows_moved says %d, the router counted %d", sql, last, after-before)
+		s.tb.Fatalf("%s: SHOW sqlrouter.last_rows_shipped says %d, the router counted %d", sql, last, after-before)
 	}
 	return len(res[len(res)-1].Rows), last
 }

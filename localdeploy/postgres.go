@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -263,11 +264,11 @@ func (p *Postgres) Stop(ctx context.Context) error {
 	}
 }
 
-// Kill simulates a crash: SIGKILL to the postmaster and every backend (its
-// process group) at once, like an OOM kill or a container dying. It reaps
-// the postmaster and waits until no process of the group is left, so that
-// Restart finds the shared memory free. Kill on a stopped server does
-// nothing.
+// Kill simulates a crash: SIGKILL to the postmaster and every backend at
+// once, like a container dying, so that no backend executes anything
+// after Kill returns. It reaps the postmaster and waits until none of its
+// processes is left, so that Restart finds the shared memory free. Kill on
+// a stopped server does nothing.
 func (p *Postgres) Kill() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -283,30 +284,46 @@ func (p *Postgres) Kill() error {
 	return nil
 }
 
-// killGroup SIGKILLs the process group led by proc, reaps the leader and
-// waits up to timeout for the rest of the group to die. It reports whether
-// the group is gone.
+// killGroup SIGKILLs the server led by proc: the postmaster, its process
+// group and its children. The children are not in the group: every
+// postmaster child calls setsid() (InitPostmasterChild), so a signal to the
+// group alone leaves the backends running until they notice that the
+// postmaster is gone, long enough to execute a COMMIT that was on its way,
+// which a crash would not. So the postmaster is frozen first (it forks no
+// child after they are listed), then all die at once. killGroup reaps the
+// leader, waits up to timeout for every process to be gone, and reports
+// whether they are.
 func killGroup(proc *serverProcess, timeout time.Duration) bool {
+	var children []int
 	select {
 	case <-proc.done:
 		// The leader is reaped: its pid may be reused, but not as a
-		// process group id while members of the old group live on.
+		// process group id while members of the old group live on. Its
+		// orphaned children are not ours to find any more.
 	default:
+		children = freezeAndListChildren(proc.pid)
+		for _, c := range children {
+			_ = syscall.Kill(c, syscall.SIGKILL)
+		}
 		_ = syscall.Kill(-proc.pid, syscall.SIGKILL)
 		<-proc.done
 	}
-	if waitGroupGone(proc.pid, timeout) {
+	if waitGroupGone(proc.pid, children, timeout) {
 		return true
 	}
 	_ = syscall.Kill(-proc.pid, syscall.SIGKILL)
-	return waitGroupGone(proc.pid, timeout)
+	for _, c := range children {
+		_ = syscall.Kill(c, syscall.SIGKILL)
+	}
+	return waitGroupGone(proc.pid, children, timeout)
 }
 
-// waitGroupGone polls until process group pgid has no live member or the
-// timeout passes, and reports whether it is gone.
-func waitGroupGone(pgid int, timeout time.Duration) bool {
+// waitGroupGone polls until process group pgid has no live member and
+// none of pids lives, or the timeout passes, and reports whether they are
+// gone.
+func waitGroupGone(pgid int, pids []int, timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
-	for groupAlive(pgid) {
+	for groupAlive(pgid) || slices.ContainsFunc(pids, processAlive) {
 		if time.Now().After(deadline) {
 			return false
 		}

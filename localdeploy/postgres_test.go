@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // A killed primary keeps every acknowledged commit (fsync=off but
@@ -157,5 +159,34 @@ func TestStopKillsAfterDeadline(t *testing.T) {
 	}
 	if processAlive(pid) || groupAlive(pid) {
 		t.Errorf("postgres %d (or a backend) survived", pid)
+	}
+}
+
+// Kill leaves no backend alive: a command sent on a connection opened
+// before the kill is never executed, even though backends leave the
+// postmaster's process group.
+func TestKillKillsTheBackends(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	p := StartTestPostgres(t)
+	execSQL(ctx, t, p.DSN("app"), "CREATE TABLE t (x int)")
+	conn, err := pgconn.Connect(ctx, p.DSN("app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	backend := int(conn.PID())
+	if err := p.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if processAlive(backend) {
+		t.Fatalf("backend %d survived Kill", backend)
+	}
+	conn.Exec(ctx, "INSERT INTO t VALUES (1)").ReadAll()
+	if err := p.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := queryValue(ctx, t, p.DSN("app"), "SELECT count(*) FROM t"); got != "0" {
+		t.Errorf("a command sent after Kill was executed: count(*) = %s", got)
 	}
 }

@@ -5,11 +5,12 @@ import (
 	"os"
 	"strconv"
 	"syscall"
+	"time"
 )
 
-// childAttr makes a child its own process group leader (so that a stop can
-// signal the server and all its backends at once, and a terminal's Ctrl-C
-// reaches only us), runs it as the server account, and has the kernel
+// childAttr makes a child its own process group leader (so that a terminal's
+// Ctrl-C reaches only us; PostgreSQL's own children leave the group, see
+// killGroup), runs it as the server account, and has the kernel
 // SIGKILL it when we die. Go's child setup calls setuid before
 // prctl(PR_SET_PDEATHSIG) (setuid clears the death signal), so the two
 // combine; TestOrphanedServerDies checks it.
@@ -20,6 +21,9 @@ func childAttr(a account) *syscall.SysProcAttr {
 	}
 	return attr
 }
+
+// dieWithParent has the kernel SIGKILL the child when we die.
+func dieWithParent(attr *syscall.SysProcAttr) { attr.Pdeathsig = syscall.SIGKILL }
 
 // processAlive reports whether pid exists and is not a zombie.
 func processAlive(pid int) bool {
@@ -49,7 +53,35 @@ func groupAlive(pgid int) bool {
 
 type procStat struct {
 	state byte
+	ppid  int
 	pgrp  int
+}
+
+// freezeAndListChildren stops pid (SIGSTOP), waits up to a second until it
+// is stopped, so that it forks no more, and returns its children.
+func freezeAndListChildren(pid int) []int {
+	_ = syscall.Kill(pid, syscall.SIGSTOP)
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		st, ok := readStat(pid)
+		if !ok || st.state == 'T' || st.state == 't' || st.state == 'Z' {
+			break
+		}
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if st, ok := readStat(child); ok && st.ppid == pid {
+			out = append(out, child)
+		}
+	}
+	return out
 }
 
 // readStat parses /proc/PID/stat: "pid (comm) state ppid pgrp ...", where
@@ -67,9 +99,13 @@ func readStat(pid int) (procStat, bool) {
 	if len(fields) < 3 || len(fields[0]) != 1 {
 		return procStat{}, false
 	}
+	ppid, err := strconv.Atoi(string(fields[1]))
+	if err != nil {
+		return procStat{}, false
+	}
 	pgrp, err := strconv.Atoi(string(fields[2]))
 	if err != nil {
 		return procStat{}, false
 	}
-	return procStat{state: fields[0][0], pgrp: pgrp}, true
+	return procStat{state: fields[0][0], ppid: ppid, pgrp: pgrp}, true
 }

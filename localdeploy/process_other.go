@@ -15,6 +15,16 @@ func childAttr(a account) *syscall.SysProcAttr {
 	return attr
 }
 
+// dieWithParent does nothing: there is no parent-death signal here.
+func dieWithParent(*syscall.SysProcAttr) {}
+
+// freezeAndListChildren stops pid (SIGSTOP); listing its children needs
+// /proc, so it returns none.
+func freezeAndListChildren(pid int) []int {
+	_ = syscall.Kill(pid, syscall.SIGSTOP)
+	return nil
+}
+
 // processAlive reports whether pid exists (zombies included).
 func processAlive(pid int) bool { return syscall.Kill(pid, 0) == nil }
 

@@ -4,6 +4,7 @@ import (
 	"os/exec"
 	"runtime"
 	"sync"
+	"syscall"
 )
 
 // The kernel sends the parent-death signal when the *thread* that forked a
@@ -22,6 +23,21 @@ var (
 	spawnOnce     sync.Once
 	spawnRequests chan spawnRequest
 )
+
+// StartChild starts cmd as a child that the kernel SIGKILLs when this
+// process dies (even by an unrecovered panic or a test timeout), in a
+// process group of its own: it sets cmd.SysProcAttr's Setpgid and
+// Pdeathsig (Linux only) and calls cmd.Start on the thread that starts every server
+// of this package, which lives as long as the process. Tests use it for
+// the processes they start besides PostgreSQL (a router binary).
+func StartChild(cmd *exec.Cmd) error {
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Setpgid = true
+	dieWithParent(cmd.SysProcAttr)
+	return startChild(cmd)
+}
 
 // startChild runs cmd.Start on the dedicated spawning thread.
 func startChild(cmd *exec.Cmd) error {

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 type cacheKey struct {
@@ -27,6 +28,8 @@ type planCache struct {
 	max   int
 	order *list.List // front = most recent; values are cacheKey
 	items map[cacheKey]*cacheItem
+	// hits and misses count get's answers.
+	hits, misses atomic.Int64
 }
 
 type cacheItem struct {
@@ -43,8 +46,10 @@ func (c *planCache) get(k cacheKey) (cacheEntry, bool) {
 	defer c.mu.Unlock()
 	it, ok := c.items[k]
 	if !ok {
+		c.misses.Add(1)
 		return cacheEntry{}, false
 	}
+	c.hits.Add(1)
 	c.order.MoveToFront(it.elem)
 	return it.entry, true
 }
@@ -84,4 +89,17 @@ func oidKey(oids []uint32) string {
 		b.WriteByte(',')
 	}
 	return b.String()
+}
+
+// CacheStats are the plan cache's counters.
+type CacheStats struct {
+	// Hits and Misses count lookups of statement texts.
+	Hits, Misses int64
+	// Entries is the number of plans cached now.
+	Entries int
+}
+
+// CacheStats reads the plan cache's counters.
+func (p *Planner) CacheStats() CacheStats {
+	return CacheStats{Hits: p.cache.hits.Load(), Misses: p.cache.misses.Load(), Entries: p.cache.Len()}
 }

@@ -77,6 +77,8 @@ func Steps(p Plan) ([]Step, string) {
 			}
 		}
 		return steps, ""
+	case *FanOut:
+		return []Step{{What: "fan-out", SQL: p.SQL, Target: p.Target, Params: allNumbers(p.SQL)}}, ""
 	case *SplitInsert:
 		var steps []Step
 		for _, part := range p.static {
@@ -146,7 +148,7 @@ func planExplain(ctx *Context, s *pg_query.ExplainStmt, sql string) (Plan, error
 		p.Spread = nil
 	}
 	switch p.(type) {
-	case *Route, *Scatter, *Combine, *Finish, *Join, *Broadcast, *SplitInsert, *Sequence:
+	case *Route, *Scatter, *Combine, *Finish, *Join, *Broadcast, *SplitInsert, *Sequence, *FanOut, *InsertSelect, *GenKeys:
 	default:
 		return nil, pgerror.Unsupported("EXPLAIN of this statement is not supported through the router")
 	}

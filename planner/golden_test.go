@@ -83,10 +83,21 @@ func bindText(p Plan, bind []*string) string {
 	switch p := p.(type) {
 	case *Route:
 		cs, err := p.Target.Resolve(params)
+		if err == nil && p.KeyMove != nil {
+			_, err = p.Cluster(params)
+		}
 		if err != nil {
 			return "bind: " + errorText(err)
 		}
 		return "bind: " + strings.Join(cs, ", ")
+	case *FanOut:
+		cs, err := p.Target.Resolve(params)
+		if err != nil {
+			return "bind: " + errorText(err)
+		}
+		return "bind: " + strings.Join(cs, ", ")
+	case *GenKeys:
+		return bindText(p.Inner, bind)
 	case *SplitInsert:
 		parts, err := p.Split(params)
 		if err != nil {

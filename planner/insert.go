@@ -3,8 +3,10 @@ package planner
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 	"google.golang.org/protobuf/proto"
@@ -29,8 +31,85 @@ type SplitInsert struct {
 	onConflictNothing bool
 	tree              *pg_query.ParseResult // the statement alone, to rewrite per cluster
 	parts             sync.Map              // grouping signature -> []Part, for statements with parameters
+	cached            atomic.Int32          // entries in parts
 	static            []Part                // the split, when no key is a parameter
+	uniform           *paramRows            // set when every row holds only parameters
 }
+
+// paramRows is an INSERT whose VALUES rows hold nothing but parameters,
+// as drivers write batch inserts: a cluster's statement is written from
+// a template instead of deparsing a rewritten tree, which for thousands
+// of parameters costs far more than the insert.
+type paramRows struct {
+	prefix, suffix string
+	// suffixParams are the statement's parameters that ON CONFLICT and
+	// RETURNING use, in the order $1..$k of the template.
+	suffixParams []int
+	rows         [][]int // each row's parameter numbers
+}
+
+// rewrite writes the statement for some rows: the template's parameters
+// first, then the rows'.
+func (u *paramRows) rewrite(keep []int) (string, []int) {
+	params := slices.Clone(u.suffixParams)
+	var b strings.Builder
+	b.WriteString(u.prefix)
+	for i, r := range keep {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for j, n := range u.rows[r] {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			params = append(params, n)
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(len(params)))
+		}
+		b.WriteByte(')')
+	}
+	b.WriteString(u.suffix)
+	return b.String(), params
+}
+
+// uniformRows returns the template of an INSERT whose VALUES rows hold
+// only parameters, or nil.
+func uniformRows(ctx *Context, s *pg_query.InsertStmt) *paramRows {
+	sel, ok := unwrap(s.SelectStmt).(*pg_query.SelectStmt)
+	if !ok || len(sel.ValuesLists) < 2 || s.WithClause != nil {
+		return nil
+	}
+	u := &paramRows{}
+	for _, row := range sel.ValuesLists {
+		l, ok := unwrap(row).(*pg_query.List)
+		if !ok {
+			return nil
+		}
+		var nums []int
+		for _, v := range l.Items {
+			p, ok := unwrap(v).(*pg_query.ParamRef)
+			if !ok {
+				return nil
+			}
+			nums = append(nums, int(p.Number))
+		}
+		u.rows = append(u.rows, nums)
+	}
+	tmpl := proto.Clone(s).(*pg_query.InsertStmt)
+	tmpl.SelectStmt = nil
+	u.suffixParams = renumberParams(tmpl)
+	var err error
+	if u.prefix, u.suffix, err = insertTemplate(ctx, tmpl); err != nil {
+		return nil
+	}
+	return u
+}
+
+// maxCachedSplits bounds the splits one statement keeps: a batch insert
+// of many rows has as many groupings as there are ways to spread its
+// keys, and each would otherwise stay in memory with the plan.
+const maxCachedSplits = 64
 
 // Part is the INSERT one cluster runs.
 type Part struct {
@@ -74,7 +153,11 @@ func (s *SplitInsert) Split(p Params) ([]Part, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.parts.Store(sig, parts)
+	if s.cached.Load() < maxCachedSplits {
+		if _, loaded := s.parts.LoadOrStore(sig, parts); !loaded {
+			s.cached.Add(1)
+		}
+	}
 	return parts, nil
 }
 
@@ -120,6 +203,11 @@ func (s *SplitInsert) build(clusters []string) ([]Part, error) {
 	}
 	parts := make([]Part, 0, len(order))
 	for _, c := range order {
+		if s.uniform != nil {
+			sql, params := s.uniform.rewrite(rows[c])
+			parts = append(parts, Part{Cluster: c, SQL: sql, Rows: rows[c], Params: params})
+			continue
+		}
 		sql, params, err := s.rewrite(rows[c])
 		if err != nil {
 			return nil, err
@@ -197,53 +285,41 @@ func planInsert(ctx *Context, s *pg_query.InsertStmt, sql string) (Plan, error) 
 		return nil, a.err
 	}
 	t := ctx.lookupTable(s.Relation.Schemaname, s.Relation.Relname)
+	if p, ok, err := pullToCopies(ctx, a, t, s, sql); ok || err != nil {
+		return p, err
+	}
 	if t == nil || t.Distribution == nil || t.Vertical != nil {
 		return routeFor(ctx, a, sql, true)
 	}
 	name := tableName(t)
-	sel, _ := unwrap(s.SelectStmt).(*pg_query.SelectStmt)
-	if sel == nil || len(sel.ValuesLists) == 0 || sel.WithClause != nil || len(sel.SortClause) > 0 || sel.LimitCount != nil || sel.LimitOffset != nil {
-		if sel == nil {
-			return nil, pgerror.Unsupported("INSERT ... DEFAULT VALUES into distributed table %s is not supported: the row needs a value for distribution key %s", name, t.Key)
-		}
-		return nil, pgerror.Unsupported("INSERT ... SELECT into distributed table %s is not supported yet", name).
-			WithHint("Insert the rows with VALUES or COPY.")
-	}
-	if len(s.Cols) == 0 {
+	if len(s.Cols) == 0 && s.SelectStmt != nil {
 		return nil, pgerror.Unsupported("INSERT into distributed table %s without a column list is not supported", name).
 			WithHint("Name the columns: INSERT INTO %s (%s, ...) VALUES (...).", name, t.Key)
 	}
-	keyCol := -1
-	for i, c := range s.Cols {
-		rt, ok := unwrap(c).(*pg_query.ResTarget)
-		if ok && rt.Name == t.Key {
-			if len(rt.Indirection) > 0 {
-				return nil, pgerror.Unsupported("INSERT into a subfield of distribution key %s is not supported", t.Key)
-			}
-			keyCol = i
-		}
+	keyCol, err := insertKeyColumn(t, s.Cols)
+	if err != nil {
+		return nil, err
 	}
-	if keyCol < 0 {
-		return nil, pgerror.Unsupported("INSERT into distributed table %s must give a value for distribution key %s", name, t.Key).
-			WithHint("Generated keys (serial, identity) are not supported yet; pass the key explicitly.")
+	if err := checkOnConflict(t, s); err != nil {
+		return nil, err
 	}
-	if oc := s.OnConflictClause; oc != nil && oc.Action == pg_query.OnConflictAction_ONCONFLICT_UPDATE {
-		for _, n := range oc.TargetList {
-			if rt, ok := unwrap(n).(*pg_query.ResTarget); ok && rt.Name == t.Key {
-				return nil, pgerror.Unsupported("ON CONFLICT DO UPDATE of distribution key %s is not supported", t.Key)
-			}
-		}
+	sel, _ := unwrap(s.SelectStmt).(*pg_query.SelectStmt)
+	if sel == nil || keyCol < 0 || defaultKey(sel, keyCol) {
+		// The key comes from its column's default (serial, identity):
+		// the router takes the values before it places the rows.
+		return planGeneratedKeys(ctx, a, t, s, sel, keyCol, sql)
+	}
+	if len(sel.ValuesLists) == 0 || sel.WithClause != nil || len(sel.SortClause) > 0 || sel.LimitCount != nil || sel.LimitOffset != nil {
+		return planInsertSelect(ctx, t, s, sel, keyCol, sql)
 	}
 	for _, r := range a.rels {
-		if r.write {
-			continue
-		}
-		if !r.table.Reference {
-			return nil, pgerror.Unsupported("INSERT into %s that reads distributed table %s is not supported yet", name, tableName(r.table))
+		if !r.write && !r.table.Reference {
+			// VALUES computed from distributed rows: read them first.
+			return planInsertSelect(ctx, t, s, sel, keyCol, sql)
 		}
 	}
 	if len(a.unmapped) > 0 {
-		return nil, mixedTablesError(&relRef{table: t}, a.unmapped[0])
+		return planInsertSelect(ctx, t, s, sel, keyCol, sql)
 	}
 	keys := make([]KeyExpr, len(sel.ValuesLists))
 	for i, row := range sel.ValuesLists {
@@ -252,15 +328,13 @@ func planInsert(ctx *Context, s *pg_query.InsertStmt, sql string) (Plan, error) 
 			return nil, pgerror.New(pgerror.SyntaxError, "INSERT has more target columns than expressions")
 		}
 		v := l.Items[keyCol]
-		if _, def := unwrap(v).(*pg_query.SetToDefault); def {
-			return nil, pgerror.Unsupported("DEFAULT for distribution key %s of table %s is not supported", t.Key, name)
-		}
 		k, ok, err := a.keyValue(v, t.Distribution.KeyType)
 		if err != nil {
 			return nil, err
 		}
 		if !ok {
-			return nil, pgerror.Unsupported("the value for distribution key %s of table %s must be a constant or a parameter", t.Key, name)
+			// A computed key: the router evaluates the rows first.
+			return planInsertSelect(ctx, t, s, sel, keyCol, sql)
 		}
 		if k.Null {
 			return nil, nullKeyError(t)
@@ -268,6 +342,21 @@ func planInsert(ctx *Context, s *pg_query.InsertStmt, sql string) (Plan, error) 
 		keys[i] = k
 	}
 	return splitOrRoute(ctx, t, s, keys, sql)
+}
+
+// newSplitInsert makes the split of an INSERT ... VALUES whose rows have
+// the given keys.
+func newSplitInsert(ctx *Context, t *shardmap.Table, s *pg_query.InsertStmt, keys []KeyExpr, sql string) *SplitInsert {
+	tree := &pg_query.ParseResult{Version: ctx.version, Stmts: []*pg_query.RawStmt{{Stmt: &pg_query.Node{Node: &pg_query.Node_InsertStmt{InsertStmt: s}}}}}
+	return &SplitInsert{
+		SQL:               sql,
+		Table:             t,
+		Keys:              keys,
+		Returning:         len(s.ReturningList) > 0,
+		onConflictNothing: s.OnConflictClause != nil && s.OnConflictClause.Action == pg_query.OnConflictAction_ONCONFLICT_NOTHING,
+		tree:              tree,
+		uniform:           uniformRows(ctx, s),
+	}
 }
 
 // splitOrRoute makes a Route when the rows go to one cluster (always, for a
@@ -292,15 +381,7 @@ func splitOrRoute(ctx *Context, t *shardmap.Table, s *pg_query.InsertStmt, keys 
 			return &Route{SQL: sql, Target: target, Write: true}, nil
 		}
 	}
-	tree := &pg_query.ParseResult{Version: ctx.version, Stmts: []*pg_query.RawStmt{{Stmt: &pg_query.Node{Node: &pg_query.Node_InsertStmt{InsertStmt: s}}}}}
-	sp := &SplitInsert{
-		SQL:               sql,
-		Table:             t,
-		Keys:              keys,
-		Returning:         len(s.ReturningList) > 0,
-		onConflictNothing: s.OnConflictClause != nil && s.OnConflictClause.Action == pg_query.OnConflictAction_ONCONFLICT_NOTHING,
-		tree:              tree,
-	}
+	sp := newSplitInsert(ctx, t, s, keys, sql)
 	if allConst {
 		clusters := make([]string, len(keys))
 		for i, k := range keys {

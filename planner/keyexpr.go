@@ -235,6 +235,10 @@ func binaryArrayElements(b []byte) ([][]byte, error) {
 	return out, nil
 }
 
+// ParseKeyText parses a key written as text the way the key type's input
+// function would, with PostgreSQL's SQLSTATE and message on failure.
+func ParseKeyText(t shardmap.KeyType, s string) (shardmap.Key, error) { return parseKeyText(t, s) }
+
 // parseKeyText parses a key literal the way the key type's input function
 // would, with PostgreSQL's SQLSTATE on failure.
 func parseKeyText(t shardmap.KeyType, s string) (shardmap.Key, error) {

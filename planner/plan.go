@@ -67,13 +67,26 @@ type Route struct {
 	// CopyIn is set for COPY FROM STDIN: the client's data follows, so
 	// nothing may be pipelined behind the statement.
 	CopyIn bool
-	// Spread, for a read whose clusters depend on parameters, is the plan
-	// for an execution whose keys land on several clusters.
+	// Spread, for a statement whose clusters depend on parameters, is the
+	// plan for an execution whose keys land on several clusters.
 	Spread Plan
+	// KeyMove, for an UPDATE that assigns the distribution key, is checked
+	// at each execution: the new key must belong on the same cluster.
+	KeyMove *KeyMove
 
 	// rewritten is set when SQL is a rewrite of the statement (a
 	// vertically partitioned table's groups), to run instead of its text.
 	rewritten bool
+}
+
+// Cluster returns the one cluster an execution runs on, or an error when
+// it would need several or would move rows between clusters.
+func (r *Route) Cluster(p Params) (string, error) {
+	c, err := r.Target.ResolveOne(p)
+	if err != nil || r.KeyMove == nil {
+		return c, err
+	}
+	return c, r.KeyMove.check(c, p)
 }
 
 func (r *Route) explain(b *strings.Builder) {
@@ -85,6 +98,9 @@ func (r *Route) explain(b *strings.Builder) {
 	if r.DeclareCursor != "" {
 		fmt.Fprintf(b, "  declares cursor %s\n", r.DeclareCursor)
 	}
+	if r.KeyMove != nil {
+		fmt.Fprintf(b, "  the new key %s = %s must stay on the cluster\n", r.KeyMove.Table.Key, r.KeyMove.Value)
+	}
 	if r.Spread != nil {
 		b.WriteString("  when the parameters choose several clusters:\n")
 		for _, line := range strings.Split(Explain(r.Spread), "\n") {
@@ -95,7 +111,9 @@ func (r *Route) explain(b *strings.Builder) {
 
 // Broadcast runs the statement's text unchanged on every listed cluster,
 // atomically when Transactional (DDL, writes to reference tables), else one
-// cluster after another outside a transaction (VACUUM).
+// cluster after another outside a transaction (VACUUM). A transactional
+// broadcast runs on the first cluster before the others, so that
+// concurrent writers of the same rows queue up on one copy.
 type Broadcast struct {
 	SQL           string
 	Clusters      []string
@@ -106,16 +124,39 @@ type Broadcast struct {
 	// functions, schemas, extensions): the coordinator gets it too, so
 	// that it can finish statements that use them.
 	Coordinator bool
+	// Command names a statement that cannot run in a transaction block
+	// (CREATE INDEX CONCURRENTLY), for the error PostgreSQL gives.
+	Command string
+	// Sequences, for DDL that may create sequences, says which ones each
+	// cluster's copy must give its range of values (package idrange).
+	Sequences *SequenceScope
+	// DataWrite is set for a write to a reference table (the others are
+	// DDL).
+	DataWrite bool
 
 	rewritten bool
 }
 
+// SequenceScope names the sequences a DDL statement may create: those a
+// table owns (serial and identity columns), or one by name. Names are
+// quoted and qualified.
+type SequenceScope struct {
+	Table, Sequence string
+}
+
 func (p *Broadcast) explain(b *strings.Builder) {
-	mode := "atomic"
+	mode := "atomic, " + p.Clusters[0] + " first"
 	if !p.Transactional {
 		mode = "one by one, no transaction"
 	}
 	fmt.Fprintf(b, "Broadcast (%s): %s\n  %s\n", mode, strings.Join(p.Clusters, ", "), p.Reason)
+	switch {
+	case p.Sequences == nil:
+	case p.Sequences.Table != "":
+		fmt.Fprintf(b, "  then each cluster's sequences of %s get its id range\n", p.Sequences.Table)
+	default:
+		fmt.Fprintf(b, "  then each cluster's copy of %s gets its id range\n", p.Sequences.Sequence)
+	}
 }
 
 // CursorCommand is FETCH, MOVE or CLOSE of a cursor: it runs where the

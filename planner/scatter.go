@@ -160,13 +160,7 @@ func planScatter(ctx *Context, stmt proto.Message, sql string) (Plan, bool, erro
 		return nil, false, nil
 	}
 	calls := topLevelCalls(s)
-	var target Target
-	if best != nil {
-		target.addPin(*best)
-	} else {
-		target.addStatic(d.Clusters()...)
-	}
-	target.finish()
+	target := pinTarget(best, d)
 	grouped := calls.aggregates || len(s.GroupClause) > 0 || s.HavingClause != nil
 	if grouped && !groupedByKey(a, s, top) {
 		if calls.unknown {
@@ -266,13 +260,7 @@ func (sc *Scatter) build(ctx *Context, s *pg_query.SelectStmt) (bool, error) {
 }
 
 // quotedNames quotes each part of a qualified name.
-func quotedNames(nodes []*pg_query.Node) []string {
-	var out []string
-	for _, n := range nameList(nodes) {
-		out = append(out, `"`+strings.ReplaceAll(n, `"`, `""`)+`"`)
-	}
-	return out
-}
+func quotedNames(nodes []*pg_query.Node) []string { return quotedNamesOf(nameList(nodes)) }
 
 func str(s string) *pg_query.Node {
 	return &pg_query.Node{Node: &pg_query.Node_String_{String_: &pg_query.String{Sval: s}}}

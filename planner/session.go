@@ -110,6 +110,10 @@ type SessionSet struct {
 	// Value is the new value as text, for settings the router reads itself
 	// (search_path, sqlrouter.*); "" for RESET/DEFAULT.
 	Value string
+	// Reset is set for RESET and SET ... TO DEFAULT: the setting goes back
+	// to its default. (An empty Value does not say so: SET search_path =
+	// '' and SET SESSION CHARACTERISTICS have one too.)
+	Reset bool
 }
 
 func (s *SessionSet) explain(b *strings.Builder) {
@@ -137,6 +141,8 @@ func planSet(s *pg_query.VariableSetStmt, sql string) (Plan, error) {
 		default:
 			return nil, pgerror.Unsupported("SET %s is not supported", strings.ToUpper(p.Name))
 		}
+	case pg_query.VariableSetKind_VAR_RESET, pg_query.VariableSetKind_VAR_SET_DEFAULT:
+		p.Reset = true
 	case pg_query.VariableSetKind_VAR_RESET_ALL:
 		p.Kind = ResetAll
 		p.Name = "all"

@@ -71,14 +71,16 @@ func planDML(ctx *Context, stmt proto.Message, sql string) (Plan, error) {
 	for _, r := range a.rels {
 		write = write || r.write
 	}
-	switch stmt.(type) {
-	case *pg_query.UpdateStmt, *pg_query.DeleteStmt:
+	var move *KeyMove
+	switch s := stmt.(type) {
+	case *pg_query.UpdateStmt:
 		write = true
-		if u, ok := stmt.(*pg_query.UpdateStmt); ok {
-			if err := checkKeyNotUpdated(ctx, u); err != nil {
-				return nil, err
-			}
+		var err error
+		if move, err = keyAssignment(a, s); err != nil {
+			return nil, err
 		}
+	case *pg_query.DeleteStmt:
+		write = true
 	}
 	if a.selectInto && len(a.rels) > 0 {
 		return nil, pgerror.Unsupported("SELECT ... INTO with tables of the shard map is not supported").
@@ -88,14 +90,38 @@ func planDML(ctx *Context, stmt proto.Message, sql string) (Plan, error) {
 	if err != nil && hasLocking(stmt) && spansClusters(err) {
 		return nil, pgerror.Unsupported("SELECT ... FOR UPDATE/SHARE over rows of several clusters is not supported yet")
 	}
+	if move != nil {
+		if err != nil {
+			if spansClusters(err) {
+				return nil, keyMoveError(move.Table).WithHint("Restrict the UPDATE to one cluster with a condition on %s, or delete the rows and insert them with the new key in one transaction.", move.Table.Key)
+			}
+			return nil, err
+		}
+		return placeKeyMove(p, move)
+	}
+	if err != nil && write && spansClusters(err) {
+		// A write whose rows lie on several clusters.
+		if f, ferr := planFanOut(ctx, a, stmt); f != nil || ferr != nil {
+			if ferr != nil {
+				return nil, ferr
+			}
+			f.SQL = sql
+			return f, nil
+		}
+	}
 	if err != nil && !write && spansClusters(err) {
 		// A read whose rows lie on several clusters.
 		return planSpread(ctx, stmt, sql)
 	}
-	if r, ok := p.(*Route); ok && !write && mayChooseSeveral(r.Target) {
+	if r, ok := p.(*Route); ok && mayChooseSeveral(r.Target) {
 		// Parameters may spread the keys over several clusters.
-		if spread, err := planSpread(ctx, stmt, sql); err == nil {
-			r.Spread = spread
+		if !write {
+			if spread, err := planSpread(ctx, stmt, sql); err == nil {
+				r.Spread = spread
+			}
+		} else if f, ferr := planFanOut(ctx, a, stmt); f != nil && ferr == nil {
+			f.SQL = sql
+			r.Spread = f
 		}
 	}
 	return p, err
@@ -211,7 +237,7 @@ func planReferenceWrite(ctx *Context, a *analysis, r *relRef, sql string, withDi
 		return nil, pgerror.Unsupported("a write to reference table %s that calls functions is not supported: each copy could compute a different value", tableName(r.table)).
 			WithHint("Compute the value in the application and pass it as a constant or parameter.")
 	}
-	return &Broadcast{SQL: sql, Clusters: ctx.Map.ClusterNames, Transactional: true, Reason: fmt.Sprintf("write to reference table %s", tableName(r.table))}, nil
+	return &Broadcast{SQL: sql, Clusters: tableClusters(ctx.Map, r.table), Transactional: true, DataWrite: true, Reason: fmt.Sprintf("write to reference table %s", tableName(r.table))}, nil
 }
 
 // errSpans marks the refusals of a statement that needs several clusters
@@ -229,29 +255,6 @@ func unpinnedError(r *relRef) error {
 func mixedTablesError(r *relRef, unmapped string) error {
 	return &errSpans{pgerror.Unsupported("statement combines distributed table %s with table %s, which is not in the shard map", tableName(r.table), unmapped).
 		WithHint("Add %s to the shard map (as a reference table, for example).", unmapped)}
-}
-
-// checkKeyNotUpdated refuses an UPDATE that assigns the distribution key:
-// the row would have to move to another cluster.
-func checkKeyNotUpdated(ctx *Context, u *pg_query.UpdateStmt) error {
-	t := ctx.lookupTable(u.Relation.Schemaname, u.Relation.Relname)
-	if t == nil || t.Distribution == nil {
-		return nil
-	}
-	for _, n := range u.TargetList {
-		rt, ok := unwrap(n).(*pg_query.ResTarget)
-		if !ok {
-			continue
-		}
-		if rt.Name == t.Key {
-			return pgerror.Unsupported("UPDATE of distribution key column %s of table %s is not supported", t.Key, tableName(t)).
-				WithHint("Delete the row and insert it with the new key in one transaction.")
-		}
-		if _, multi := unwrap(rt.Val).(*pg_query.MultiAssignRef); multi && rt.Name == t.Key {
-			return pgerror.Unsupported("UPDATE of distribution key column %s of table %s is not supported", t.Key, tableName(t))
-		}
-	}
-	return nil
 }
 
 func planDeclare(ctx *Context, s *pg_query.DeclareCursorStmt, sql string) (Plan, error) {

@@ -23,11 +23,18 @@ import (
 // outside the map goes to the default cluster. A statement kind not known
 // to be safe on tables of the map is refused.
 func planUtility(ctx *Context, stmt proto.Message, sql string) (Plan, error) {
+	if err := checkUniqueKeys(ctx, stmt); err != nil {
+		return nil, err
+	}
+	if l := planLocate(stmt, sql); l != nil {
+		return l, nil
+	}
 	a := newAnalysis(ctx)
 	var names [][]string // tables named by plain name lists (DROP, COMMENT)
 	kind := stmtKind(stmt)
 	allowed, transactional := true, true
 	global := false
+	command := "" // a statement that cannot run in a transaction block
 	switch s := stmt.(type) {
 	case *pg_query.CreateStmt:
 		a.visit(s, nil)
@@ -39,10 +46,10 @@ func planUtility(ctx *Context, stmt proto.Message, sql string) (Plan, error) {
 	case *pg_query.IndexStmt:
 		a.visit(s, nil)
 		if s.Concurrent {
-			if t := ctx.lookupTable(s.Relation.Schemaname, s.Relation.Relname); t != nil {
-				return nil, pgerror.Unsupported("CREATE INDEX CONCURRENTLY on table %s of the shard map is not supported yet", tableName(t)).
-					WithHint("Use CREATE INDEX without CONCURRENTLY.")
-			}
+			// One cluster after another, each outside a transaction: not
+			// atomic (a failure leaves the index on the clusters before).
+			transactional = false
+			command = "CREATE INDEX CONCURRENTLY"
 		}
 	case *pg_query.TruncateStmt:
 		a.visit(s, nil)
@@ -81,6 +88,15 @@ func planUtility(ctx *Context, stmt proto.Message, sql string) (Plan, error) {
 		}
 	case *pg_query.GrantStmt:
 		a.visit(s, nil)
+		if s.Targtype != pg_query.GrantTargetType_ACL_TARGET_OBJECT || s.Objtype != pg_query.ObjectType_OBJECT_TABLE {
+			global = true // schemas, functions, types, ALL TABLES IN SCHEMA: on every cluster
+		}
+	case *pg_query.CreateSeqStmt:
+		a.visit(s, nil)
+		global = s.Sequence.Relpersistence != "t" // a temporary one lives in the session's default backend
+	case *pg_query.AlterDefaultPrivilegesStmt:
+		a.visit(s, nil)
+		global = true
 	case *pg_query.RenameStmt:
 		a.visit(s, nil)
 		if s.Relation != nil {
@@ -124,7 +140,11 @@ func planUtility(ctx *Context, stmt proto.Message, sql string) (Plan, error) {
 	}
 	if len(tables) == 0 {
 		if global {
-			return &Broadcast{SQL: sql, Clusters: ctx.Map.ClusterNames, Transactional: transactional, Reason: kind + " creates or drops objects every cluster needs", Coordinator: true}, nil
+			b := &Broadcast{SQL: sql, Clusters: sortedClusters(ctx.Map), Transactional: transactional, Reason: kind + " creates or drops objects every cluster needs", Coordinator: true}
+			if cs, ok := stmt.(*pg_query.CreateSeqStmt); ok {
+				b.Sequences = &SequenceScope{Sequence: rangeVarName(cs.Sequence)}
+			}
+			return b, nil
 		}
 		return defaultRoute(ctx, sql, true), nil
 	}
@@ -146,7 +166,70 @@ func planUtility(ctx *Context, stmt proto.Message, sql string) (Plan, error) {
 				WithHint("Run one statement per table.")
 		}
 	}
-	return &Broadcast{SQL: sql, Clusters: clusters, Transactional: transactional, Reason: fmt.Sprintf("%s of %s on every cluster that holds it", kind, tableName(t0))}, nil
+	b := &Broadcast{SQL: sql, Clusters: clusters, Transactional: transactional, Command: command, Reason: fmt.Sprintf("%s of %s on every cluster that holds it", kind, tableName(t0))}
+	if t0.Distribution != nil && createsSequences(stmt) {
+		schema := t0.Schema
+		if schema == "" {
+			schema = "public"
+		}
+		b.Sequences = &SequenceScope{Table: strings.Join(quotedNamesOf([]string{schema, t0.Name}), ".")}
+	}
+	return b, nil
+}
+
+// createsSequences reports CREATE TABLE and ALTER TABLE that make serial
+// or identity columns.
+func createsSequences(stmt proto.Message) bool {
+	column := func(n *pg_query.Node) bool {
+		c, ok := unwrap(n).(*pg_query.ColumnDef)
+		if !ok {
+			return false
+		}
+		if c.TypeName != nil {
+			names := nameList(c.TypeName.Names)
+			switch names[len(names)-1] {
+			case "serial", "serial4", "bigserial", "serial8", "smallserial", "serial2":
+				return true
+			}
+		}
+		for _, k := range c.Constraints {
+			if con, ok := unwrap(k).(*pg_query.Constraint); ok && con.Contype == pg_query.ConstrType_CONSTR_IDENTITY {
+				return true
+			}
+		}
+		return false
+	}
+	switch s := stmt.(type) {
+	case *pg_query.CreateStmt:
+		for _, e := range s.TableElts {
+			if column(e) {
+				return true
+			}
+		}
+	case *pg_query.AlterTableStmt:
+		for _, n := range s.Cmds {
+			cmd, ok := unwrap(n).(*pg_query.AlterTableCmd)
+			if ok && (cmd.Subtype == pg_query.AlterTableType_AT_AddIdentity || column(cmd.Def)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// rangeVarName quotes a relation's name as written.
+func rangeVarName(rv *pg_query.RangeVar) string {
+	if rv.Schemaname != "" {
+		return strings.Join(quotedNamesOf([]string{rv.Schemaname, rv.Relname}), ".")
+	}
+	return strings.Join(quotedNamesOf([]string{rv.Relname}), ".")
+}
+
+// sortedClusters lists every cluster, sorted.
+func sortedClusters(m *shardmap.Map) []string {
+	cs := slices.Clone(m.ClusterNames)
+	slices.Sort(cs)
+	return cs
 }
 
 // tableClusters lists the clusters that hold a table, sorted.
@@ -170,7 +253,12 @@ func stmtKind(stmt proto.Message) string {
 	case *pg_query.AlterTableStmt:
 		return "ALTER TABLE"
 	case *pg_query.IndexStmt:
+		if s.Concurrent {
+			return "CREATE INDEX CONCURRENTLY"
+		}
 		return "CREATE INDEX"
+	case *pg_query.CreateSeqStmt:
+		return "CREATE SEQUENCE"
 	case *pg_query.TruncateStmt:
 		return "TRUNCATE"
 	case *pg_query.VacuumStmt:

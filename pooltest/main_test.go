@@ -28,7 +28,9 @@ const connsPerNode = 4
 var stack *devstack.Stack
 
 func TestMain(m *testing.M) {
-	os.Exit(devstack.RunTests(m, devstack.Options{Shards: 2, Replicas: localdeploy.None, Router: func(c *router.Config) {
+	// Plain text and trust: the raw clients of the memory benchmark log in
+	// without a client library.
+	os.Exit(devstack.RunTests(m, devstack.Options{Shards: 2, Replicas: localdeploy.None, PlainText: true, Trust: true, Router: func(c *router.Config) {
 		c.Pool.MaxConnsPerNode = connsPerNode
 		c.Pool.AcquireTimeout = time.Second
 	}}, &stack))

@@ -1,6 +1,7 @@
 package pooltest
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"testing"
@@ -309,4 +310,43 @@ func TestDeadPooledConnectionsAreReplaced(t *testing.T) {
 	if poolOf(t, "s0").ClosedDead == 0 {
 		t.Error("no dead connection was noticed")
 	}
+}
+
+// The sequence values a client's session holds (currval, lastval) never
+// answer another client: a connection that ran a write is given back
+// without them. The client itself gets PostgreSQL's clear error when its
+// next transaction lands elsewhere, never another client's value.
+func TestSequenceStateDoesNotLeak(t *testing.T) {
+	ctx := ctxT(t)
+	a := connect(t)
+	if _, err := a.Exec(ctx, "CREATE SEQUENCE pooltest_seq"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { connect(t).Exec(context.Background(), "DROP SEQUENCE pooltest_seq") })
+	for range 3 {
+		var v int64
+		if err := a.QueryRow(ctx, "SELECT nextval('pooltest_seq')").Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 * connsPerNode {
+			b := connect(t)
+			var got int64
+			err := b.QueryRow(ctx, "SELECT currval('pooltest_seq')").Scan(&got)
+			if sqlstate(err) != "55000" {
+				t.Fatalf("another client's currval: %d %v, want 55000 (not yet defined in this session)", got, err)
+			}
+			b.Close(ctx)
+		}
+	}
+	// Within one transaction, currval works as in PostgreSQL.
+	tx, err := a.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n, cur int64
+	tx.QueryRow(ctx, "SELECT nextval('pooltest_seq')").Scan(&n)
+	if err := tx.QueryRow(ctx, "SELECT currval('pooltest_seq')").Scan(&cur); err != nil || cur != n {
+		t.Errorf("currval in the nextval's transaction: %d %v, want %d", cur, err, n)
+	}
+	tx.Commit(ctx)
 }

@@ -2,28 +2,54 @@ package proxy
 
 import (
 	"encoding/binary"
+	"log/slog"
 	"net"
+	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
+	"github.com/sqlrouter/sqlrouter/backend"
 	"github.com/sqlrouter/sqlrouter/executor"
 	"github.com/sqlrouter/sqlrouter/pgerror"
 )
 
 // clientSession is one client connection.
 type clientSession struct {
-	srv  *Server
-	nc   net.Conn
-	be   *pgproto3.Backend
+	srv *Server
+	// nc is the client's connection, a *tls.Conn once TLS is on.
+	nc net.Conn
+	// in counts what was read from the plain connection (startTLS).
+	in *countingReader
+	be *pgproto3.Backend
+	// tls is the certificate the client was served, nil without TLS.
+	tls  *tlsServing
 	wbuf []byte
 	werr error
 	// flushes counts writes of wbuf, so that a Mark knows whether what
 	// follows it is still unsent.
 	flushes uint64
 
-	pid    uint32
-	secret []byte
-	user   string
+	pid      uint32
+	secret   []byte
+	user     string
+	database string
+
+	// id names the session in the logs; log is its logger.
+	id  string
+	log *slog.Logger
+	// admitted is set once the session counts against
+	// limits.max_client_conns.
+	admitted bool
+	// atReady is set after ReadyForQuery, until the next message: the
+	// session is between requests. requestStart is when the current
+	// request began.
+	atReady      bool
+	requestStart time.Time
+	guard        guard
+	// lmu guards life, which Shutdown reads and changes.
+	lmu  sync.Mutex
+	life lifecycle
 
 	exec  *executor.Session
 	stmts map[string]*preparedStatement
@@ -38,6 +64,10 @@ type preparedStatement struct {
 
 // WriteRaw queues a message for the client (executor.Client).
 func (cs *clientSession) WriteRaw(typ byte, body []byte) {
+	if typ == 'E' {
+		body = cs.guard.rewriteTimeout(body)
+		cs.countError(backend.ErrorCode(body))
+	}
 	cs.wbuf = append(cs.wbuf, typ, 0, 0, 0, 0)
 	binary.BigEndian.PutUint32(cs.wbuf[len(cs.wbuf)-4:], uint32(len(body)+4))
 	cs.wbuf = append(cs.wbuf, body...)
@@ -50,6 +80,9 @@ func (cs *clientSession) WriteRaw(typ byte, body []byte) {
 func (cs *clientSession) Send(msg pgproto3.BackendMessage) { cs.send(msg) }
 
 func (cs *clientSession) send(msg pgproto3.BackendMessage) {
+	if e, ok := msg.(*pgproto3.ErrorResponse); ok {
+		cs.countError(e.Code)
+	}
 	buf, err := msg.Encode(cs.wbuf)
 	if err != nil {
 		// Only an oversized field can fail to encode; say so instead.
@@ -128,4 +161,36 @@ func (cs *clientSession) fatal(err error) {
 	r.Severity, r.SeverityUnlocalized = "FATAL", "FATAL"
 	cs.send(r)
 	cs.flush()
+}
+
+// countError counts an error sent to the client.
+func (cs *clientSession) countError(code string) {
+	cs.srv.stats.Errors.Add(code)
+}
+
+// readyForQuery queues ReadyForQuery, which ends the current request, and
+// flushes.
+func (cs *clientSession) readyForQuery() error {
+	cs.endRequest()
+	cs.send(&pgproto3.ReadyForQuery{TxStatus: cs.exec.TxStatus()})
+	return cs.flush()
+}
+
+// beginRequest notes the first message of a request.
+func (cs *clientSession) beginRequest() {
+	if !cs.atReady {
+		return
+	}
+	cs.atReady = false
+	cs.requestStart = time.Now()
+	cs.guard.begin()
+}
+
+// endRequest notes the end of a request (its ReadyForQuery).
+func (cs *clientSession) endRequest() {
+	cs.guard.end()
+	if !cs.atReady {
+		cs.srv.stats.Requests.Observe(time.Since(cs.requestStart))
+	}
+	cs.atReady = true
 }

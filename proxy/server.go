@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -12,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/sqlrouter/sqlrouter/executor"
 	"github.com/sqlrouter/sqlrouter/planner"
 	"github.com/sqlrouter/sqlrouter/shardmap"
@@ -22,14 +22,27 @@ import (
 type Config struct {
 	// Auth says how clients authenticate.
 	Auth AuthConfig
+	// TLS, when it names a certificate, encrypts client connections.
+	TLS TLSConfig
 	// MaxMessageSize bounds one client message (default 64 MiB): a client
 	// cannot make the router allocate more.
 	MaxMessageSize int
 	// StartupTimeout bounds the startup handshake and authentication
 	// (default 15 s), so clients that never finish cannot pile up.
 	StartupTimeout time.Duration
-	// Logger receives the front end's logs (default: discard).
+	// Logger receives the front end's logs (default: discard). Each
+	// session logs with its session id, client address, user and
+	// database.
 	Logger *slog.Logger
+	// MaxClientConns bounds the client connections past their startup
+	// message (0: no bound); beyond it a client is refused with 53300.
+	MaxClientConns int
+	// MaxStatementTime bounds a request (a Query, or an extended-protocol
+	// batch to its Sync): past it the request is cancelled on every
+	// backend and fails with 57014 (0: no bound).
+	MaxStatementTime time.Duration
+	// Stats, when set, receives the clients' counters.
+	Stats *ClientStats
 }
 
 // Deps are the parts of the router a front end drives.
@@ -42,9 +55,10 @@ type Deps struct {
 
 // Server accepts client connections and serves them.
 type Server struct {
-	cfg  Config
-	deps Deps
-	auth *authenticator
+	cfg   Config
+	deps  Deps
+	auth  *authenticator
+	certs *certificates // nil without TLS
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -52,7 +66,17 @@ type Server struct {
 	sessions  map[uint32]*clientSession // by BackendKeyData process id
 	closing   atomic.Bool
 	wg        sync.WaitGroup
+	// panics counts sessions ended by a panic.
+	panics atomic.Int64
+	// testHook, set by tests only, sees every message of a session.
+	testHook func(msg pgproto3.FrontendMessage)
+	// clients counts the connections past their startup message.
+	clients atomic.Int64
+	stats   *ClientStats
 }
+
+// Panics is the number of client sessions a bug ended (each got XX000).
+func (s *Server) Panics() int64 { return s.panics.Load() }
 
 // NewServer makes a front end.
 func NewServer(cfg Config, deps Deps) (*Server, error) {
@@ -69,10 +93,20 @@ func NewServer(cfg Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	certs, err := newCertificates(cfg.TLS, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	stats := cfg.Stats
+	if stats == nil {
+		stats = &ClientStats{}
+	}
 	return &Server{
+		stats:     stats,
 		cfg:       cfg,
 		deps:      deps,
 		auth:      auth,
+		certs:     certs,
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[net.Conn]struct{}{},
 		sessions:  map[uint32]*clientSession{},
@@ -140,29 +174,6 @@ func (s *Server) untrack(nc net.Conn) {
 	delete(s.conns, nc)
 	s.mu.Unlock()
 	nc.Close()
-}
-
-// Shutdown stops accepting connections and closes every client connection
-// (clients in a transaction see their connection end, as with a server
-// shutdown), then waits for the session goroutines until ctx is done.
-func (s *Server) Shutdown(ctx context.Context) error {
-	s.closing.Store(true)
-	s.mu.Lock()
-	for ln := range s.listeners {
-		ln.Close()
-	}
-	for nc := range s.conns {
-		nc.Close()
-	}
-	s.mu.Unlock()
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // register gives a session its cancel key.

@@ -17,34 +17,53 @@ import (
 
 // serveConn runs one client connection to its end.
 func (s *Server) serveConn(nc net.Conn) {
-	cs := &clientSession{srv: s, nc: nc, stmts: map[string]*preparedStatement{}}
-	cs.be = pgproto3.NewBackend(nc, nc)
+	cs := &clientSession{srv: s, nc: nc, in: &countingReader{r: nc}, stmts: map[string]*preparedStatement{}, id: newSessionID()}
+	cs.guard.cs = cs
+	cs.log = s.sessionLogger(cs)
+	cs.be = pgproto3.NewBackend(cs.in, nc)
 	cs.be.SetMaxBodyLen(s.cfg.MaxMessageSize)
 	ctx := context.Background()
 	defer func() {
 		if r := recover(); r != nil {
 			// A bug must cost one client its connection, not the router.
-			s.cfg.Logger.Error("session panicked", "panic", r, "stack", string(debug.Stack()))
+			s.panics.Add(1)
+			cs.log.Error("session panicked", "panic", r, "stack", string(debug.Stack()))
 			cs.fatal(pgerror.New(pgerror.InternalError, "internal error in sqlrouter: %v", r))
 		}
+		cs.guard.end()
 		if cs.exec != nil {
 			cs.exec.Close()
 		}
 		s.unregister(cs)
+		if cs.admitted {
+			s.clients.Add(-1)
+		}
 	}()
 	if !cs.startup(ctx) {
 		return
 	}
-	s.cfg.Logger.Debug("client connected", "user", cs.user, "remote", nc.RemoteAddr().String(), "pid", cs.pid)
-	if err := cs.loop(ctx); err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
-		s.cfg.Logger.Debug("client connection ended", "pid", cs.pid, "err", err)
+	cs.log.Debug("client connected", "pid", cs.pid)
+	err := cs.loop(ctx)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+		cs.log.Debug("client connection ended", "err", err)
+	} else {
+		cs.log.Debug("client disconnected")
 	}
 }
 
 // loop reads and handles messages until Terminate or an error.
 func (cs *clientSession) loop(ctx context.Context) error {
+	cs.atReady = true
 	for {
+		if !cs.waitMessage() {
+			cs.fatal(adminShutdown())
+			return nil
+		}
 		msg, err := cs.be.Receive()
+		if cs.gotMessage() {
+			cs.fatal(adminShutdown())
+			return nil
+		}
 		if err != nil {
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
 				return err
@@ -60,13 +79,20 @@ func (cs *clientSession) loop(ctx context.Context) error {
 		if snap := cs.srv.deps.Snapshot(); snap != nil {
 			cs.exec.SetSnapshot(snap)
 		}
+		if cs.srv.testHook != nil {
+			cs.srv.testHook(msg)
+		}
+		switch msg.(type) {
+		case *pgproto3.Terminate, *pgproto3.Flush:
+		default:
+			cs.beginRequest()
+		}
 		switch m := msg.(type) {
 		case *pgproto3.Query:
 			err = cs.query(ctx, m.String)
 		case *pgproto3.Sync:
 			if err = cs.exec.Sync(ctx); err == nil {
-				cs.send(&pgproto3.ReadyForQuery{TxStatus: cs.exec.TxStatus()})
-				err = cs.flush()
+				err = cs.readyForQuery()
 			}
 		case *pgproto3.Flush:
 			if err = cs.exec.Flush(ctx); err == nil {
@@ -107,8 +133,7 @@ func (cs *clientSession) query(ctx context.Context, text string) error {
 			clear(cs.stmts)
 		}
 	}
-	cs.send(&pgproto3.ReadyForQuery{TxStatus: cs.exec.TxStatus()})
-	return cs.flush()
+	return cs.readyForQuery()
 }
 
 // planContext is what planning depends on now.

@@ -21,6 +21,7 @@ func (cs *clientSession) startup(ctx context.Context) bool {
 	cs.nc.SetDeadline(time.Now().Add(cs.srv.cfg.StartupTimeout))
 	defer cs.nc.SetDeadline(time.Time{})
 	var startup *pgproto3.StartupMessage
+	var consumed int64 // bytes of the negotiation packets read so far
 	for startup == nil {
 		msg, err := cs.be.ReceiveStartupMessage()
 		if err != nil {
@@ -30,9 +31,18 @@ func (cs *clientSession) startup(ctx context.Context) bool {
 			return false
 		}
 		switch m := msg.(type) {
-		case *pgproto3.SSLRequest, *pgproto3.GSSEncRequest:
-			// No TLS or GSS encryption yet: the client goes on in clear
-			// text or gives up, as with a server that has them off.
+		case *pgproto3.SSLRequest:
+			consumed += 8
+			if !cs.startTLS(ctx, consumed) {
+				return false
+			}
+		case *pgproto3.GSSEncRequest:
+			consumed += 8
+			if cs.tls != nil {
+				cs.fatal(pgerror.New(pgerror.ProtocolViolation, "GSSENCRequest on a connection that is already encrypted"))
+				return false
+			}
+			// No GSS encryption: the client goes on without it.
 			if _, err := cs.nc.Write([]byte{'N'}); err != nil {
 				return false
 			}
@@ -43,11 +53,20 @@ func (cs *clientSession) startup(ctx context.Context) bool {
 			startup = m
 		}
 	}
+	if !cs.admit() {
+		return false
+	}
 	params, routerSettings, ok := cs.checkStartup(startup)
 	if !ok {
 		return false
 	}
-	if err := cs.authenticate(cs.user); err != nil {
+	if cs.tls == nil && cs.srv.cfg.TLS.Require {
+		e := pgerror.New(pgerror.InvalidAuthorization, "the router accepts TLS connections only: connect with sslmode=require, verify-ca or verify-full")
+		cs.fatal(e)
+		return false
+	}
+	cs.log = cs.log.With("user", cs.user, "database", cs.database)
+	if err := cs.authenticate(cs.user, cs.database); err != nil {
 		if pgerror.Code(err) != "" {
 			cs.fatal(err)
 		}
@@ -59,6 +78,7 @@ func (cs *clientSession) startup(ctx context.Context) bool {
 		return false
 	}
 	cs.exec = executor.NewSession(cs.srv.deps.Executor, cs, params)
+	cs.exec.SetLogger(cs.log)
 	cs.exec.SetSnapshot(snap)
 	for name, value := range routerSettings {
 		if err := cs.exec.ApplyStartupSetting(name, value); err != nil {
@@ -101,7 +121,9 @@ func (cs *clientSession) checkStartup(m *pgproto3.StartupMessage) (map[string]st
 			cs.user = v
 		case k == "database":
 			// One logical database: the shard map says which database of
-			// each cluster holds it.
+			// each cluster holds it. The name counts only for the users'
+			// allowed databases.
+			cs.database = v
 		case k == "replication":
 			if v != "false" && v != "0" && v != "off" && v != "no" {
 				cs.fatal(pgerror.Unsupported("replication connections are not supported by the router"))
@@ -120,6 +142,9 @@ func (cs *clientSession) checkStartup(m *pgproto3.StartupMessage) (map[string]st
 	if cs.user == "" {
 		cs.fatal(pgerror.New(pgerror.InvalidAuthorization, "no PostgreSQL user name specified in startup packet"))
 		return nil, nil, false
+	}
+	if cs.database == "" {
+		cs.database = cs.user // as PostgreSQL defaults it
 	}
 	router := map[string]string{}
 	for name, value := range params {

@@ -1,6 +1,9 @@
 package replication
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // pick applies the Tracker's policy to the replicas of c eligible for req.
 // It does not allocate for clusters of up to 64 replicas.
@@ -108,10 +111,21 @@ func (c *clusterState) pickWeighted(req Requirement, now int64) (member, bool) {
 // LeastConnections policy and for Status, until the returned function is
 // called (more calls of it do nothing). An unknown URL counts nothing.
 func (t *Tracker) Acquire(url string) (release func()) {
-	st := t.top.Load().byURL[url]
-	if st == nil {
+	n := t.InFlight(url)
+	if n == nil {
 		return func() {}
 	}
-	st.inFlight.Add(1)
-	return sync.OnceFunc(func() { st.inFlight.Add(-1) })
+	n.Add(1)
+	return sync.OnceFunc(func() { n.Add(-1) })
+}
+
+// InFlight is the counter of uses in flight of the node with this URL
+// (what Acquire counts), for callers that count without allocating; nil
+// for an unknown URL. Every Add(1) must be matched by an Add(-1).
+func (t *Tracker) InFlight(url string) *atomic.Int64 {
+	st := t.top.Load().byURL[url]
+	if st == nil {
+		return nil
+	}
+	return &st.inFlight
 }

@@ -113,7 +113,7 @@ func (t *Tracker) waitForReplica(ctx context.Context, c *clusterState, req Requi
 		}
 		asked := false
 		for _, r := range c.replicas {
-			if r.Weight > 0 && r.st.healthy.Load() {
+			if r.Weight > 0 && r.st.usable() {
 				r.st.requestCheck()
 				asked = true
 			}
@@ -136,7 +136,7 @@ func (t *Tracker) waitForReplica(ctx context.Context, c *clusterState, req Requi
 // hasCandidate reports whether some replica could qualify by catching up.
 func (c *clusterState) hasCandidate() bool {
 	for _, r := range c.replicas {
-		if r.Weight > 0 && r.st.healthy.Load() {
+		if r.Weight > 0 && r.st.usable() {
 			return true
 		}
 	}
@@ -146,7 +146,7 @@ func (c *clusterState) hasCandidate() bool {
 // eligible reports whether replica r may serve a read needing req; now
 // (Unix nanoseconds) is only used for Bounded.
 func eligible(r *member, req Requirement, now int64) bool {
-	if r.Weight <= 0 || !r.st.healthy.Load() {
+	if r.Weight <= 0 || !r.st.usable() {
 		return false
 	}
 	switch req.Level {

@@ -91,6 +91,7 @@ type nodeState struct {
 	stopped chan struct{}
 
 	healthy    atomic.Bool
+	excluded   atomic.Bool   // see Tracker.Exclude
 	lsn        atomic.Uint64 // LSN of the last successful check
 	staleSince atomic.Int64  // see clusterShared.staleSince; 0 = caught up
 	inFlight   atomic.Int64  // Acquire count
@@ -157,7 +158,7 @@ func (t *Tracker) record(st *nodeState, seq uint64, obs observation, err error) 
 			st.healthy.Store(false)
 			if !st.ejected {
 				st.ejected = true
-				t.log.Warn("replication: node ejected", "cluster", st.key.cluster, "url", st.key.url,
+				t.log.Warn("replication: node ejected", "cluster", st.key.cluster, "url", shardmap.RedactURL(st.key.url),
 					"primary", st.key.primary, "failures", st.failures, "error", err)
 			}
 		}
@@ -169,12 +170,12 @@ func (t *Tracker) record(st *nodeState, seq uint64, obs observation, err error) 
 		st.healthy.Store(true)
 		if st.ejected {
 			st.ejected = false
-			t.log.Info("replication: node re-admitted", "cluster", st.key.cluster, "url", st.key.url,
+			t.log.Info("replication: node re-admitted", "cluster", st.key.cluster, "url", shardmap.RedactURL(st.key.url),
 				"primary", st.key.primary, "lsn", obs.lsn)
 		}
 	}
 	if err != nil {
-		t.log.Debug("replication: check failed", "cluster", st.key.cluster, "url", st.key.url, "error", err)
+		t.log.Debug("replication: check failed", "cluster", st.key.cluster, "url", shardmap.RedactURL(st.key.url), "error", err)
 	}
 	st.lastCheck = at
 	if seq != 0 {

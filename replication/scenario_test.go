@@ -28,6 +28,7 @@ var update = flag.Bool("update", false, "rewrite the expected outputs of testdat
 //	check <name> replay=<LSN> [receive=<LSN>] [age=<duration>] [recovery=false]
 //	check <name> error=<text>  a failed check
 //	markfailed <name>          a caller's failure report
+//	exclude <name> | include <name>  Tracker.Exclude (a circuit breaker)
 //	advance <duration>         move the clock
 //	acquire <name> | release <name>
 //	choose <cluster> <level> [min=<LSN>] [maxlag=<duration>] [allow-primary] [n=<count>] [count]
@@ -261,6 +262,10 @@ func (s *scenario) exec(cmd string, pos []string, args map[string]string, input 
 	case "choose":
 		return s.choose(pos, args)
 
+	case "exclude", "include":
+		s.tr.Exclude(scriptURL(pos[0]), cmd == "exclude")
+		return s.statusOf(pos[0]), nil
+
 	case "status":
 		var out []string
 		for _, ns := range s.tr.Status() {
@@ -365,6 +370,9 @@ func (s *scenario) formatStatus(ns NodeStatus) string {
 	line := fmt.Sprintf("%s %s lsn=%s lag=%s failures=%d inflight=%d", s.names[ns.URL], health, ns.LSN, ns.Lag, ns.Failures, ns.InFlight)
 	if ns.LastError != nil {
 		line += " error=" + strconv.Quote(ns.LastError.Error())
+	}
+	if ns.Excluded {
+		line += " excluded"
 	}
 	return line
 }

@@ -33,6 +33,8 @@ type NodeStatus struct {
 	// InFlight is the number of uses counted by Acquire and not yet
 	// released.
 	InFlight int64
+	// Excluded is set while Exclude keeps the node out of rotation.
+	Excluded bool
 }
 
 // Status returns the state of every node, in SetNodes order.
@@ -47,6 +49,7 @@ func (t *Tracker) Status() []NodeStatus {
 			Healthy:  st.healthy.Load(),
 			LSN:      LSN(st.lsn.Load()),
 			InFlight: st.inFlight.Load(),
+			Excluded: st.excluded.Load(),
 		}
 		if since := st.staleSince.Load(); since != 0 {
 			s.Lag = time.Duration(max(now-since, 0))
@@ -120,3 +123,17 @@ func (t *Tracker) PrimaryLSN(ctx context.Context, cluster string) (LSN, error) {
 		}
 	}
 }
+
+// Exclude takes the replica with this URL out of rotation (excluded true)
+// or lets it back (false), whatever its checks say: the router's circuit
+// breaker excludes a server it cannot connect to. An unknown URL is
+// ignored; a node that leaves the set and comes back is not excluded.
+func (t *Tracker) Exclude(url string, excluded bool) {
+	if st := t.top.Load().byURL[url]; st != nil {
+		st.excluded.Store(excluded)
+	}
+}
+
+// usable reports whether a replica may serve reads: healthy and not
+// excluded.
+func (st *nodeState) usable() bool { return st.healthy.Load() && !st.excluded.Load() }

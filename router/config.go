@@ -19,13 +19,52 @@ type Config struct {
 	// routers sharing shards need distinct ids (default: random).
 	RouterID    string            `mapstructure:"router_id"`
 	Etcd        EtcdConfig        `mapstructure:"etcd"`
+	TLS         TLSConfig         `mapstructure:"tls"`
 	Auth        AuthConfig        `mapstructure:"auth"`
 	Backend     BackendConfig     `mapstructure:"backend"`
 	Pool        PoolConfig        `mapstructure:"pool"`
 	Limits      LimitsConfig      `mapstructure:"limits"`
 	Txn         TxnConfig         `mapstructure:"txn"`
 	Replication ReplicationConfig `mapstructure:"replication"`
+	Breaker     BreakerConfig     `mapstructure:"breaker"`
+	Shutdown    ShutdownConfig    `mapstructure:"shutdown"`
+	Metrics     MetricsConfig     `mapstructure:"metrics"`
+	Sequences   SequencesConfig   `mapstructure:"sequences"`
 	Log         LogConfig         `mapstructure:"log"`
+}
+
+// BreakerConfig tunes the circuit breaker of each backend server.
+type BreakerConfig struct {
+	// Threshold is the number of connection or I/O failures in a row that
+	// opens a server's breaker (default 5).
+	Threshold int `mapstructure:"threshold"`
+	// Cooldown is how long an open breaker refuses connections before a
+	// probe may close it (default 5 s).
+	Cooldown time.Duration `mapstructure:"cooldown"`
+}
+
+// ShutdownConfig says how the router stops.
+type ShutdownConfig struct {
+	// DrainTimeout is how long transactions and statements in flight may
+	// run on after a shutdown begins (default 30 s); then the remaining
+	// sessions are terminated with 57P01.
+	DrainTimeout time.Duration `mapstructure:"drain_timeout"`
+}
+
+// MetricsConfig configures the HTTP listener for monitoring.
+type MetricsConfig struct {
+	// Listen is the address serving /metrics (Prometheus), /healthz and
+	// /readyz ("" = no listener).
+	Listen string `mapstructure:"listen"`
+}
+
+// SequencesConfig says where the clusters' sequence slots live: each
+// cluster's copy of a sequence created through the router hands out only
+// the ids of its slot, so that ids are unique across clusters.
+type SequencesConfig struct {
+	// SlotPrefix is the etcd prefix of the slots (default
+	// /sqlrouter/sequence_slots/). Routers sharing clusters share it.
+	SlotPrefix string `mapstructure:"slot_prefix"`
 }
 
 // ReplicationConfig says how reads use the clusters' replicas.
@@ -81,9 +120,20 @@ type EtcdConfig struct {
 	DialTimeout time.Duration `mapstructure:"dial_timeout"`
 }
 
+// TLSConfig is TLS between clients and the router.
+type TLSConfig struct {
+	// CertFile and KeyFile are the server certificate (chain) and key in
+	// PEM; empty: no TLS (SSLRequest is answered N). Reloaded when the
+	// files change.
+	CertFile string `mapstructure:"cert_file"`
+	KeyFile  string `mapstructure:"key_file"`
+	// Require refuses clients without TLS (28000), as hostssl does.
+	Require bool `mapstructure:"require"`
+}
+
 // AuthConfig says how clients log in.
 type AuthConfig struct {
-	// Method is trust (default) or scram-sha-256.
+	// Method is trust (default), md5 or scram-sha-256.
 	Method string `mapstructure:"method"`
 	// Users may log in; with trust and no users, anyone may.
 	Users []UserConfig `mapstructure:"users"`
@@ -92,9 +142,12 @@ type AuthConfig struct {
 // UserConfig is one client account.
 type UserConfig struct {
 	Name string `mapstructure:"name"`
-	// Password is a plain password or a SCRAM-SHA-256 secret as
+	// Password is a plain password, or a SCRAM-SHA-256 or MD5 secret as
 	// PostgreSQL stores it (pg_authid.rolpassword).
 	Password string `mapstructure:"password"`
+	// Databases are the database names the user may connect to (empty:
+	// any).
+	Databases []string `mapstructure:"databases"`
 }
 
 // BackendConfig says how the router logs in to the shards.
@@ -103,16 +156,37 @@ type BackendConfig struct {
 	// URL in the shard map ("" keeps the URL's).
 	User     string `mapstructure:"user"`
 	Password string `mapstructure:"password"`
-	// Clusters override User and Password per cluster name.
+	// SSLMode, SSLRootCert, SSLCert and SSLKey override the libpq TLS
+	// settings of every cluster URL ("" keeps the URL's).
+	SSLMode     string `mapstructure:"sslmode"`
+	SSLRootCert string `mapstructure:"sslrootcert"`
+	SSLCert     string `mapstructure:"sslcert"`
+	SSLKey      string `mapstructure:"sslkey"`
+	// Clusters override the settings above per cluster name (matched
+	// without regard to case); SQLROUTER_BACKEND_CLUSTERS_<NAME>_<FIELD>
+	// environment variables set them too (see ClustersFromEnv).
 	Clusters map[string]Credentials `mapstructure:"clusters"`
-	// ConnectTimeout bounds connecting to a backend (default 5 s).
+	// ConnectTimeout bounds one attempt to connect to a backend (default
+	// 5 s).
 	ConnectTimeout time.Duration `mapstructure:"connect_timeout"`
+	// ConnectAttempts is how many times a failed connection is tried
+	// before the statement that needs it fails (default 3).
+	ConnectAttempts int `mapstructure:"connect_attempts"`
+	// ConnectBackoff is the wait after the first failed attempt, doubled
+	// after each next one, with jitter (default 100 ms).
+	ConnectBackoff time.Duration `mapstructure:"connect_backoff"`
 }
 
-// Credentials are a user and password for one cluster.
+// Credentials are how the router logs in to one cluster: a user and
+// password, and the TLS settings of libpq's connection parameters of the
+// same names. Empty fields take BackendConfig's.
 type Credentials struct {
-	User     string `mapstructure:"user"`
-	Password string `mapstructure:"password"`
+	User        string `mapstructure:"user"`
+	Password    string `mapstructure:"password"`
+	SSLMode     string `mapstructure:"sslmode"`
+	SSLRootCert string `mapstructure:"sslrootcert"`
+	SSLCert     string `mapstructure:"sslcert"`
+	SSLKey      string `mapstructure:"sslkey"`
 }
 
 // PoolConfig says how backend connections are shared.
@@ -142,6 +216,13 @@ type LimitsConfig struct {
 	MaxMessageSize int `mapstructure:"max_message_size"`
 	// StartupTimeout bounds a client's handshake (default 15 s).
 	StartupTimeout time.Duration `mapstructure:"startup_timeout"`
+	// MaxClientConns bounds client connections (default 10000); beyond
+	// it new clients are refused with 53300.
+	MaxClientConns int `mapstructure:"max_client_conns"`
+	// MaxStatementTime bounds a statement (0 = none, the default): past
+	// it, the statement is cancelled on every server it reached and fails
+	// with 57014.
+	MaxStatementTime time.Duration `mapstructure:"max_statement_time"`
 }
 
 // LogConfig configures logging.
@@ -166,6 +247,12 @@ func (c Config) withDefaults() Config {
 	if c.Backend.ConnectTimeout == 0 {
 		c.Backend.ConnectTimeout = 5 * time.Second
 	}
+	setDefault(&c.Backend.ConnectAttempts, 3)
+	setDefault(&c.Backend.ConnectBackoff, 100*time.Millisecond)
+	setDefault(&c.Breaker.Threshold, 5)
+	setDefault(&c.Breaker.Cooldown, 5*time.Second)
+	setDefault(&c.Shutdown.DrainTimeout, 30*time.Second)
+	setDefault(&c.Limits.MaxClientConns, 10000)
 	if c.Pool.MaxConnsPerNode == 0 {
 		c.Pool.MaxConnsPerNode = 100
 	}
@@ -175,13 +262,32 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// setDefault sets *v to d when it holds the zero value.
+func setDefault[T comparable](v *T, d T) {
+	var zero T
+	if *v == zero {
+		*v = d
+	}
+}
+
 // Validate reports configuration errors.
 func (c Config) Validate() error {
 	if len(c.Etcd.Endpoints) == 0 {
 		return fmt.Errorf("etcd.endpoints: at least one etcd endpoint is needed")
 	}
-	if c.Pool.MaxConnsPerNode < 0 {
-		return fmt.Errorf("pool.max_conns_per_node: must not be negative")
+	for key, v := range map[string]int64{
+		"pool.max_conns_per_node":   int64(c.Pool.MaxConnsPerNode),
+		"backend.connect_attempts":  int64(c.Backend.ConnectAttempts),
+		"backend.connect_backoff":   int64(c.Backend.ConnectBackoff),
+		"breaker.threshold":         int64(c.Breaker.Threshold),
+		"breaker.cooldown":          int64(c.Breaker.Cooldown),
+		"shutdown.drain_timeout":    int64(c.Shutdown.DrainTimeout),
+		"limits.max_client_conns":   int64(c.Limits.MaxClientConns),
+		"limits.max_statement_time": int64(c.Limits.MaxStatementTime),
+	} {
+		if v < 0 {
+			return fmt.Errorf("%s: must not be negative", key)
+		}
 	}
 	if c.Replication.DefaultConsistency != "" {
 		if _, err := replication.ParseLevel(c.Replication.DefaultConsistency); err != nil {
@@ -211,13 +317,23 @@ func (c Config) Validate() error {
 	if err := proxy.ValidateAuth(c.proxyAuth()); err != nil {
 		return fmt.Errorf("auth: %w", err)
 	}
+	if err := proxy.ValidateTLS(c.proxyTLS()); err != nil {
+		return fmt.Errorf("tls: %w", err)
+	}
+	if err := c.Backend.validate(); err != nil {
+		return fmt.Errorf("backend: %w", err)
+	}
 	return nil
 }
 
 func (c Config) proxyAuth() proxy.AuthConfig {
 	a := proxy.AuthConfig{Method: c.Auth.Method}
 	for _, u := range c.Auth.Users {
-		a.Users = append(a.Users, proxy.User{Name: u.Name, Password: u.Password})
+		a.Users = append(a.Users, proxy.User{Name: u.Name, Password: u.Password, Databases: u.Databases})
 	}
 	return a
+}
+
+func (c Config) proxyTLS() proxy.TLSConfig {
+	return proxy.TLSConfig{CertFile: c.TLS.CertFile, KeyFile: c.TLS.KeyFile, Require: c.TLS.Require}
 }

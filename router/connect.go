@@ -14,7 +14,7 @@ func ConnectBackend(ctx context.Context, cfg BackendConfig, cluster, url string)
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = 5 * time.Second
 	}
-	c, err := newDialer(cfg).connectPlain(ctx, cluster, url)
+	c, err := newDialer(cfg, nil, nil, nil, nil).connectPlain(ctx, cluster, url)
 	if err == nil {
 		c.Exec(ctx, "SET application_name = 'sqlrouter-tools'").ReadAll()
 	}

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -16,7 +18,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sqlrouter/sqlrouter/backend"
+	"github.com/sqlrouter/sqlrouter/breaker"
 	"github.com/sqlrouter/sqlrouter/executor"
+	"github.com/sqlrouter/sqlrouter/idrange"
 	"github.com/sqlrouter/sqlrouter/planner"
 	"github.com/sqlrouter/sqlrouter/pool"
 	"github.com/sqlrouter/sqlrouter/proxy"
@@ -40,6 +44,15 @@ type Router struct {
 	registration *txn.Registration
 	stats        *executor.Stats
 	pool         *pool.Pool[*backend.Conn]
+	clientStats  *proxy.ClientStats
+	planner      *planner.Planner
+	tracker      *replication.Tracker
+	breakers     *breaker.Set
+	pools        executor.PoolReporter
+
+	metricsLn    net.Listener
+	metricsSrv   *http.Server
+	shuttingDown atomic.Bool
 
 	stop func()
 	wg   sync.WaitGroup
@@ -71,7 +84,21 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*Router, error
 		return nil, fmt.Errorf("etcd client: %w", err)
 	}
 	store := shardmap.NewStore(cli, cfg.Etcd.Key, logger)
-	dial := newDialer(cfg.Backend)
+	stats := &executor.Stats{}
+	var dial *dialer
+	var tracker *replication.Tracker
+	breakers := breaker.New(breaker.Options{
+		Threshold: cfg.Breaker.Threshold,
+		Cooldown:  cfg.Breaker.Cooldown,
+		Probe:     func(ctx context.Context, cluster, url string) error { return dial.probe(ctx, cluster, url) },
+		OnChange: func(_, url string, _, to breaker.State) {
+			// Replica reads avoid a server whose breaker is not closed.
+			tracker.Exclude(url, to != breaker.Closed)
+		},
+		Name:   executor.NodeName,
+		Logger: logger,
+	})
+	dial = newDialer(cfg.Backend, breakers, stats, nodeRole(store), logger)
 	conns := pool.New(dial.connect, executor.ResetConn, pool.Options{
 		MaxPerNode:     cfg.Pool.MaxConnsPerNode,
 		AcquireTimeout: cfg.Pool.AcquireTimeout,
@@ -107,24 +134,35 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*Router, error
 		cli.Close()
 		return nil, err
 	}
+	r := &Router{cfg: cfg, logger: logger, etcd: cli, store: store, stats: stats, clientStats: &proxy.ClientStats{},
+		planner: planner.New(planner.Options{}), tracker: tracker, breakers: breakers, pool: conns}
+	r.pools = poolReporter{pool: conns, store: store, max: cfg.Pool.MaxConnsPerNode}
 	exec := &executor.Config{
 		Pool:           conns,
 		SessionPooling: cfg.Pool.Mode == "session",
 		Coordinator:    coord,
 		Logger:         logger,
 		Version:        Version,
-		Stats:          &executor.Stats{},
+		Stats:          stats,
 		Estimates:      &executor.Estimates{},
 		Replicas:       tracker,
 		Reads:          reads,
+		Admin:          r,
+		NodeFailed:     breakers.Failure,
+		Keys:           &executor.KeyBlocks{},
+		Slots:          idrange.NewSlots(cli, cfg.Sequences.SlotPrefix),
 	}
 	server, err := proxy.NewServer(proxy.Config{
-		Auth:           cfg.proxyAuth(),
-		MaxMessageSize: cfg.Limits.MaxMessageSize,
-		StartupTimeout: cfg.Limits.StartupTimeout,
-		Logger:         logger,
+		Auth:             cfg.proxyAuth(),
+		TLS:              cfg.proxyTLS(),
+		MaxMessageSize:   cfg.Limits.MaxMessageSize,
+		StartupTimeout:   cfg.Limits.StartupTimeout,
+		MaxClientConns:   cfg.Limits.MaxClientConns,
+		MaxStatementTime: cfg.Limits.MaxStatementTime,
+		Stats:            r.clientStats,
+		Logger:           logger,
 	}, proxy.Deps{
-		Planner:  planner.New(planner.Options{}),
+		Planner:  r.planner,
 		Executor: exec,
 		Snapshot: store.Current,
 	})
@@ -139,10 +177,21 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*Router, error
 		cli.Close()
 		return nil, err
 	}
+	r.server, r.ln = server, ln
+	if err := r.startMonitoring(); err != nil {
+		ln.Close()
+		conns.Close()
+		cli.Close()
+		return nil, err
+	}
 	runCtx, stop := context.WithCancel(context.Background())
-	r := &Router{cfg: cfg, logger: logger, etcd: cli, store: store, server: server, ln: ln, stop: stop, stats: exec.Stats, pool: conns}
+	r.stop = stop
 	r.registration = registry.Register(cfg.RouterID, cfg.Txn.LeaseTTL)
-	r.wg.Add(5)
+	r.wg.Add(6)
+	go func() {
+		defer r.wg.Done()
+		breakers.Run(runCtx)
+	}()
 	go func() {
 		defer r.wg.Done()
 		tracker.Run(runCtx)
@@ -202,16 +251,36 @@ func (r *Router) WaitReady(ctx context.Context) error {
 // Snapshot is the shard map in use (nil before the first).
 func (r *Router) Snapshot() *shardmap.Snapshot { return r.store.Current() }
 
+// ShutdownTimeout is a bound for a whole Shutdown: the drain timeout and
+// time to stop the rest.
+func (r *Router) ShutdownTimeout() time.Duration { return r.cfg.Shutdown.DrainTimeout + 15*time.Second }
+
 // Stats returns the per-cluster counters.
 func (r *Router) Stats() []executor.ClusterStats { return r.stats.Snapshot() }
 
 // Sessions is the number of connected clients.
 func (r *Router) Sessions() int { return r.server.Sessions() }
 
-// Shutdown stops accepting clients, closes client connections and stops
-// watching etcd.
+// Shutdown stops accepting clients and drains the client sessions: each
+// leaves with 57P01 once idle outside a transaction, and those still busy
+// after shutdown.drain_timeout, or when ctx ends if sooner, are terminated
+// (57P01 too). Then it stops the monitoring listener and watching etcd.
+// /readyz answers 503 from the start. The error is ctx's when ctx ended
+// before every session had left on its own. Calls after the first return
+// nil at once.
 func (r *Router) Shutdown(ctx context.Context) error {
-	err := r.server.Shutdown(ctx)
+	if r.shuttingDown.Swap(true) {
+		return nil // shut down already, or shutting down
+	}
+	dctx, cancel := context.WithTimeout(ctx, r.cfg.Shutdown.DrainTimeout)
+	r.server.Shutdown(dctx)
+	cancel()
+	err := ctx.Err()
+	if r.metricsSrv != nil {
+		mctx, mcancel := context.WithTimeout(context.Background(), time.Second)
+		r.metricsSrv.Shutdown(mctx)
+		mcancel()
+	}
 	r.stop()
 	if r.registration != nil {
 		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -222,8 +291,6 @@ func (r *Router) Shutdown(ctx context.Context) error {
 	go func() { r.wg.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-ctx.Done():
-		err = errors.Join(err, ctx.Err())
 	case <-time.After(10 * time.Second):
 	}
 	r.pool.Close()
@@ -275,4 +342,22 @@ func newTracker(cfg ReplicationConfig, store *shardmap.Store, dial *dialer, logg
 		},
 	})
 	return tracker, reads, nil
+}
+
+// nodeRole names a server's role in the current shard map: coordinator,
+// the primary of its cluster, or a replica.
+func nodeRole(store *shardmap.Store) func(cluster, url string) string {
+	return func(cluster, url string) string {
+		snap := store.Current()
+		switch {
+		case snap == nil:
+			return executor.RolePrimary
+		case url == snap.Map.Coordinator:
+			return executor.RoleCoordinator
+		}
+		if c, ok := snap.Map.Clusters[cluster]; ok && c.Primary != url {
+			return executor.RoleReplica
+		}
+		return executor.RolePrimary
+	}
 }

@@ -1,6 +1,7 @@
 package txn
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -106,12 +107,8 @@ func (c *Coordinator) Commit(ctx context.Context, ps []Participant) error {
 		return p.Exec(ctx, "PREPARE TRANSACTION "+quote(gids[i]))
 	})
 	detached := context.WithoutCancel(ctx)
-	if failed := firstError(errs); failed != nil {
-		// A participant whose PREPARE failed has rolled back; undo the
-		// ones that prepared. No decision is recorded: a transaction
-		// without one is rolled back by recovery, should this fail.
-		c.rollbackPrepared(detached, ps, gids, errs)
-		return failed
+	if firstError(errs) != nil {
+		return c.prepareFailed(detached, txid, ps, gids, clusters, errs)
 	}
 	d, err := c.decide(detached, txid, clusters)
 	if err != nil {
@@ -142,6 +139,40 @@ func (c *Coordinator) Commit(ctx context.Context, ps []Participant) error {
 		}
 	}
 	return nil
+}
+
+// prepareFailed undoes a commit whose PREPAREs did not all succeed and
+// returns the error for the client. A participant that answered with an
+// error has rolled back; the ones that prepared are rolled back here. A
+// participant whose answer was lost (the connection broke, the context
+// ended) may have prepared all the same, or may yet: the abort is
+// recorded for it, so that recovery rolls it back at its next pass
+// instead of after NoDecisionTimeout, with its rows locked meanwhile.
+func (c *Coordinator) prepareFailed(ctx context.Context, txid string, ps []Participant, gids, clusters []string, errs []error) error {
+	var serverErr, lost error
+	lostCluster := ""
+	for i, err := range errs {
+		switch {
+		case err == nil:
+		case pgerror.Code(err) != "":
+			serverErr = cmp.Or(serverErr, err)
+		case lost == nil:
+			lost, lostCluster = err, ps[i].Cluster()
+		}
+	}
+	if lost != nil {
+		rctx, cancel := context.WithTimeout(ctx, recordTimeout)
+		if err := c.log.Record(rctx, txid, Abort, clusters); err != nil {
+			c.logger.Warn("recording the abort of a transaction whose PREPARE got no answer failed; recovery rolls it back after the no-decision timeout", "txn", txid, "err", err)
+		}
+		cancel()
+	}
+	c.rollbackPrepared(ctx, ps, gids, errs)
+	if serverErr != nil {
+		return fmt.Errorf("%w: %w", ErrCommitFailed, serverErr)
+	}
+	return fmt.Errorf("%w: %w", ErrCommitFailed, pgerror.New(transactionRollback,
+		"distributed commit failed: no answer from cluster %s to PREPARE TRANSACTION (%v); the transaction is rolled back everywhere", lostCluster, lost))
 }
 
 // name gives the transaction its id and each participant its GID.

@@ -34,8 +34,10 @@ func (l *callLog) list() []string {
 type fakeParticipant struct {
 	name string
 	log  *callLog
-	// fail makes commands starting with this prefix fail.
-	fail string
+	// fail makes commands starting with this prefix fail with a server
+	// error (failErr when set).
+	fail    string
+	failErr error
 	// onExec, when set, runs before each command.
 	onExec func(sql string)
 }
@@ -48,7 +50,10 @@ func (p *fakeParticipant) Exec(_ context.Context, sql string) error {
 	}
 	p.log.add(p.name + ": " + sql)
 	if p.fail != "" && strings.HasPrefix(sql, p.fail) {
-		return errors.New("injected failure")
+		if p.failErr != nil {
+			return p.failErr
+		}
+		return pgerror.New("23514", "injected failure")
 	}
 	return nil
 }
@@ -154,13 +159,38 @@ func TestFailedPrepareRollsBackTheOthers(t *testing.T) {
 	ps := participants(log, "s0", "s1", "s2")
 	ps[1].fail = "PREPARE"
 	c := newTestCoordinator(&fakeLog{log: log})
-	if err := c.Commit(context.Background(), asParticipants(ps)); err == nil {
-		t.Fatal("commit succeeded despite a failed PREPARE")
+	err := c.Commit(context.Background(), asParticipants(ps))
+	if !errors.Is(err, ErrCommitFailed) || pgerror.Code(err) != "23514" {
+		t.Fatalf("commit error %v, want ErrCommitFailed carrying the cluster's error", err)
 	}
 	got := phases(log.list(), 3, 2)
 	want := [][]string{
 		{"s0: PREPARE TRANSACTION 'sqlr_r1.e.1.s0'", "s1: PREPARE TRANSACTION 'sqlr_r1.e.1.s1'", "s2: PREPARE TRANSACTION 'sqlr_r1.e.1.s2'"},
 		{"s0: ROLLBACK PREPARED 'sqlr_r1.e.1.s0'", "s2: ROLLBACK PREPARED 'sqlr_r1.e.1.s2'"},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("calls\n%q\nwant\n%q", got, want)
+	}
+}
+
+// A PREPARE whose answer is lost (the connection broke) may have prepared
+// all the same: the coordinator records the abort, so that recovery rolls
+// it back at once, rolls back the others, and tells the client that the
+// transaction was rolled back.
+func TestPrepareWithoutAnswerRecordsTheAbort(t *testing.T) {
+	log := &callLog{}
+	ps := participants(log, "s0", "s1")
+	ps[1].fail, ps[1].failErr = "PREPARE", errors.New("connection reset by peer")
+	c := newTestCoordinator(&fakeLog{log: log})
+	err := c.Commit(context.Background(), asParticipants(ps))
+	if !errors.Is(err, ErrCommitFailed) || pgerror.Code(err) != "40000" || !strings.Contains(err.Error(), "s1") {
+		t.Fatalf("commit error %v (SQLSTATE %q), want ErrCommitFailed with 40000 naming s1", err, pgerror.Code(err))
+	}
+	got := phases(log.list(), 2, 1, 1)
+	want := [][]string{
+		{"s0: PREPARE TRANSACTION 'sqlr_r1.e.1.s0'", "s1: PREPARE TRANSACTION 'sqlr_r1.e.1.s1'"},
+		{"log: record sqlr_r1.e.1 abort [s0 s1]"},
+		{"s0: ROLLBACK PREPARED 'sqlr_r1.e.1.s0'"},
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("calls\n%q\nwant\n%q", got, want)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"reflect"
 	"strings"
 
@@ -79,6 +80,10 @@ func loadConfig(file string, flags *pflag.FlagSet, flagKeys map[string]string) (
 		)
 	})
 	if err != nil {
+		return router.Config{}, fmt.Errorf("configuration: %w", err)
+	}
+	// Per-cluster backend logins: SQLROUTER_BACKEND_CLUSTERS_<NAME>_<FIELD>.
+	if err := cfg.Backend.ClustersFromEnv(os.Environ()); err != nil {
 		return router.Config{}, fmt.Errorf("configuration: %w", err)
 	}
 	return cfg, nil

@@ -2,7 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +18,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/sqlrouter/sqlrouter/devstack"
 )
@@ -73,11 +79,33 @@ func TestDevCommand(t *testing.T) {
 		t.Errorf("dev did not print the psql command for %s:\n%s", info.Router, out.String())
 	}
 
+	// Production-shaped: TLS with a self-signed certificate the client can
+	// verify, and SCRAM with the password in cluster.json.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c, err := pgx.Connect(ctx, info.Router)
+	ru, err := url.Parse(info.Router)
 	if err != nil {
 		t.Fatal(err)
+	}
+	password, hasPassword := ru.User.Password()
+	if !hasPassword || password == "" || ru.Query().Get("sslmode") != "require" || info.TLSCert == "" {
+		t.Errorf("cluster.json: router %s, tls_cert %q: want a password, sslmode=require and the certificate", info.Router, info.TLSCert)
+	}
+	q := ru.Query()
+	q.Set("sslmode", "verify-full")
+	q.Set("sslrootcert", info.TLSCert)
+	ru.RawQuery = q.Encode()
+	c, err := pgx.Connect(ctx, ru.String())
+	if err != nil {
+		t.Fatalf("verify-full with the self-signed certificate: %v", err)
+	}
+	if _, ok := c.PgConn().Conn().(*tls.Conn); !ok {
+		t.Error("the connection is not encrypted")
+	}
+	ru.User = url.UserPassword(ru.User.Username(), "not-"+password)
+	var pe *pgconn.PgError
+	if _, err := pgx.Connect(ctx, ru.String()); !errors.As(err, &pe) || pe.Code != "28P01" {
+		t.Errorf("a wrong password: %v, want 28P01", err)
 	}
 	if _, err := c.Exec(ctx, "INSERT INTO customers (id, name) VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd')"); err != nil {
 		t.Fatal(err)
@@ -85,6 +113,21 @@ func TestDevCommand(t *testing.T) {
 	var n int
 	if err := c.QueryRow(ctx, "SELECT count(*) FROM countries").Scan(&n); err != nil || n == 0 {
 		t.Errorf("example reference table: %d rows, %v", n, err)
+	}
+	// The metrics endpoint of cluster.json answers, with /readyz beside it.
+	if !strings.HasPrefix(info.Metrics, "http://127.0.0.1:") || !strings.HasSuffix(info.Metrics, "/metrics") {
+		t.Fatalf("cluster.json metrics = %q", info.Metrics)
+	}
+	for url, want := range map[string]string{info.Metrics: "sqlrouter_client_sessions 1", strings.TrimSuffix(info.Metrics, "metrics") + "readyz": "ready"} {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
+			t.Errorf("GET %s: %s, want 200 with %q:\n%.2000s", url, resp.Status, want, body)
+		}
 	}
 	// Every replica streams from its primary.
 	for name, cl := range info.Clusters {

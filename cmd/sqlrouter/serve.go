@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -66,8 +65,8 @@ func runServe(ctx context.Context, cfg router.Config, logger *slog.Logger, start
 		started(r)
 	}
 	<-ctx.Done()
-	logger.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	logger.Info("shutting down: draining client sessions", "sessions", r.Sessions())
+	sctx, cancel := context.WithTimeout(context.Background(), r.ShutdownTimeout())
 	defer cancel()
 	return r.Shutdown(sctx)
 }
