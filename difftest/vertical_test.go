@@ -17,25 +17,7 @@ import (
 // key's cluster; a statement that fails in one group leaves no row in any.
 func TestVerticalWrites(t *testing.T) {
 	ctx := context.Background()
-	router, err := pgx.Connect(ctx, stack.RouterDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer router.Close(ctx)
-	ref, err := pgx.Connect(ctx, reference.DSN("app"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ref.Close(ctx)
-	both := func(sql string, args ...any) {
-		t.Helper()
-		got, gerr := router.Exec(ctx, sql, args...)
-		want, werr := ref.Exec(ctx, sql, args...)
-		if (gerr == nil) != (werr == nil) || got.String() != want.String() {
-			t.Fatalf("%s\nrouter: %q %v\nreference: %q %v", sql, got.String(), gerr, want.String(), werr)
-		}
-		same(t, router, ref, "SELECT * FROM wallets ORDER BY owner_id")
-	}
+	router, ref, both := verticalPair(t, "wallets")
 	both(`CREATE TABLE wallets (owner_id bigint PRIMARY KEY, label text NOT NULL, balance numeric(12,2) DEFAULT 0 CHECK (balance >= 0), currency text, tag text)`)
 	t.Cleanup(func() {
 		router.Exec(context.Background(), "DROP TABLE IF EXISTS wallets")
@@ -69,7 +51,7 @@ func TestVerticalWrites(t *testing.T) {
 
 	// A row that breaks a constraint of one group: no group keeps any row
 	// of the statement.
-	_, err = router.Exec(ctx, "INSERT INTO wallets (owner_id, label, balance, tag) VALUES (45, 'fine', 1, 'a'), (46, 'negative', -1, 'b')")
+	_, err := router.Exec(ctx, "INSERT INTO wallets (owner_id, label, balance, tag) VALUES (45, 'fine', 1, 'a'), (46, 'negative', -1, 'b')")
 	if code := sqlState(err); code != "23514" {
 		t.Fatalf("INSERT with a negative balance: %v, want 23514", err)
 	}
@@ -125,8 +107,98 @@ func TestVerticalWrites(t *testing.T) {
 	}
 	both("DELETE FROM wallets WHERE owner_id = 20 AND (label = 'w20' OR tag = 't2')")
 	both("UPDATE wallets SET tag = label, balance = balance * 2 WHERE owner_id = 21")
+
+	// Changes whose rows lie on several clusters: each cluster changes
+	// every group it touches in one statement.
+	bothRows := func(sql string) {
+		t.Helper()
+		if got, want := rowsText(t, router, sql), rowsText(t, ref, sql); got != want {
+			t.Fatalf("%s\nrouter:\n%s\nreference:\n%s", sql, got, want)
+		}
+		same(t, router, ref, "SELECT * FROM wallets ORDER BY owner_id")
+	}
+	both("UPDATE wallets SET balance = balance + 0.5")
+	both("UPDATE wallets SET tag = 'rich' WHERE balance > 300")
+	both("DELETE FROM wallets WHERE currency = 'CHF' OR tag = 'rich'")
+	both("DELETE FROM wallets WHERE owner_id IN (SELECT owner_id FROM wallets WHERE tag = 't1')")
+	both("UPDATE wallets SET label = label || '!' WHERE owner_id = ANY($1)", []int64{2, 3, 5, 17})
+	bothRows("DELETE FROM wallets WHERE owner_id = 22 RETURNING owner_id, balance, tag")
+	bothRows("DELETE FROM wallets WHERE owner_id = 23 RETURNING *")
+	for _, sql := range []string{"DELETE FROM wallets WHERE balance > (SELECT avg(balance) FROM wallets)", "INSERT INTO wallets SELECT * FROM wallets", "INSERT INTO wallets (label) VALUES ('no key')"} {
+		if _, err := router.Exec(ctx, sql); sqlState(err) != "0A000" {
+			t.Errorf("%s: %v, want 0A000", sql, err)
+		}
+	}
+	same(t, router, ref, "SELECT * FROM wallets ORDER BY owner_id")
 	both("TRUNCATE wallets")
 	both("DROP TABLE wallets")
+}
+
+// Writes to a vertically partitioned table whose groups are placed apart
+// (badges: badges_rank on another distribution) give the same table as one
+// PostgreSQL, touch every group atomically, and refuse what would need
+// one snapshot across the groups.
+func TestVerticalWritesPlacedApart(t *testing.T) {
+	ctx := context.Background()
+	router, ref, both := verticalPair(t, "badges")
+	both(`CREATE TABLE badges (owner_id bigint PRIMARY KEY, title text NOT NULL, points int DEFAULT 0 CHECK (points >= 0))`)
+	t.Cleanup(func() {
+		router.Exec(context.Background(), "DROP TABLE IF EXISTS badges")
+		ref.Exec(context.Background(), "DROP TABLE IF EXISTS badges")
+	})
+	var vals []string
+	for i := 1; i <= 20; i++ {
+		vals = append(vals, fmt.Sprintf("(%d, 'b%d', %d)", i, i, i%6))
+	}
+	both("INSERT INTO badges (owner_id, title, points) VALUES " + strings.Join(vals, ", "))
+	both("UPDATE badges SET points = 7, title = 'seven' WHERE owner_id = 7")
+	both("UPDATE badges SET points = points + 1 WHERE owner_id = $1", 8)
+	both("DELETE FROM badges WHERE owner_id = 3")
+	both("DELETE FROM badges WHERE owner_id > 15")
+	for _, sql := range []string{"DELETE FROM badges WHERE points > 2", "UPDATE badges SET points = length(title) WHERE owner_id = 1"} {
+		if _, err := router.Exec(ctx, sql); sqlState(err) != "0A000" {
+			t.Errorf("%s: %v, want 0A000", sql, err)
+		}
+	}
+	// A row that breaks the placed-apart group's constraint leaves no row
+	// of the statement in the other group.
+	_, err := router.Exec(ctx, "INSERT INTO badges (owner_id, title, points) VALUES (21, 'fine', 1), (22, 'negative', -1)")
+	if code := sqlState(err); code != "23514" {
+		t.Fatalf("INSERT with negative points: %v, want 23514", err)
+	}
+	for _, id := range []int64{21, 22} {
+		if n := rowsOn(t, "badges_main", id) + rowsOn(t, "badges_rank", id); n != 0 {
+			t.Errorf("%d rows of owner %d after the failed INSERT", n, id)
+		}
+	}
+	same(t, router, ref, "SELECT * FROM badges ORDER BY owner_id")
+	both("DELETE FROM badges")
+}
+
+// verticalPair connects to the router and the reference server; both runs
+// a statement on each, wants the same outcome, then the same rows in
+// table (ordered by owner_id).
+func verticalPair(t *testing.T, table string) (router, ref *pgx.Conn, both func(sql string, args ...any)) {
+	ctx := context.Background()
+	var err error
+	if router, err = pgx.Connect(ctx, stack.RouterDSN()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { router.Close(context.Background()) })
+	if ref, err = pgx.Connect(ctx, reference.DSN("app")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ref.Close(context.Background()) })
+	both = func(sql string, args ...any) {
+		t.Helper()
+		got, gerr := router.Exec(ctx, sql, args...)
+		want, werr := ref.Exec(ctx, sql, args...)
+		if (gerr == nil) != (werr == nil) || got.String() != want.String() {
+			t.Fatalf("%s\nrouter: %q %v\nreference: %q %v", sql, got.String(), gerr, want.String(), werr)
+		}
+		same(t, router, ref, "SELECT * FROM "+table+" ORDER BY owner_id")
+	}
+	return router, ref, both
 }
 
 // same compares a query's rows on the router and the reference.

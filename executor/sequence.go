@@ -79,11 +79,26 @@ func stepParts(p planner.Plan, bound *boundParams) ([]multiPart, error) {
 	}
 	switch p := p.(type) {
 	case *planner.Route:
-		cluster, err := p.Target.ResolveOne(params)
+		if f, ok := p.Spread.(*planner.FanOut); ok {
+			if clusters, err := p.Target.Resolve(params); err == nil && len(clusters) > 1 {
+				return stepParts(f, bound)
+			}
+		}
+		cluster, err := p.Cluster(params)
 		if err != nil {
 			return nil, err
 		}
 		return []multiPart{with(multiPart{cluster: cluster, sql: p.SQL})}, nil
+	case *planner.FanOut:
+		clusters, err := p.Target.Resolve(params)
+		if err != nil {
+			return nil, err
+		}
+		var parts []multiPart
+		for _, cl := range clusters {
+			parts = append(parts, with(multiPart{cluster: cl, sql: p.SQL}))
+		}
+		return parts, nil
 	case *planner.Broadcast:
 		var parts []multiPart
 		for _, cl := range p.Clusters {
@@ -170,6 +185,9 @@ func (s *Session) describeSequence(ctx context.Context, seq *planner.Sequence, o
 	var shape pgproto3.BackendMessage = &pgproto3.NoData{}
 	for i, step := range seq.Steps {
 		c, err := s.routeConn(ctx, stepHome(step.Plan))
+		if err == nil {
+			err = s.quiet(ctx) // the settings replay queued on c
+		}
 		if err != nil {
 			if err == errSkipped {
 				return nil
@@ -182,7 +200,7 @@ func (s *Session) describeSequence(ctx context.Context, seq *planner.Sequence, o
 				stepOIDs[j] = oids[n-1]
 			}
 		}
-		params, rd, err := describeStatement(ctx, c, stepSQL(step.Plan), stepOIDs)
+		params, rd, err := describeStatement(ctx, c, step.SQL(), stepOIDs)
 		if err != nil {
 			return s.fail(ctx, err)
 		}
@@ -222,18 +240,8 @@ func stepHome(p planner.Plan) string {
 		return p.Clusters[0]
 	case *planner.SplitInsert:
 		return p.Table.Distribution.Clusters()[0]
-	}
-	return ""
-}
-
-func stepSQL(p planner.Plan) string {
-	switch p := p.(type) {
-	case *planner.Route:
-		return p.SQL
-	case *planner.Broadcast:
-		return p.SQL
-	case *planner.SplitInsert:
-		return p.SQL
+	case *planner.FanOut:
+		return targetHome(p.Target)
 	}
 	return ""
 }

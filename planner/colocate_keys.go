@@ -203,7 +203,7 @@ func (c *colocation) sublink(sl *pg_query.SubLink, lvl *coLevel, ctes *coCTEScop
 		return false
 	}
 	lhs, isOuter := c.resolveKey(sl.Testexpr, lvl, false)
-	if lhs == nil || isOuter || lhs.table == nil || lhs.nullable {
+	if lhs == nil || isOuter || !c.notNullKey(sl.Testexpr, lvl) {
 		return false
 	}
 	res, ok := c.query(sub, nil, ctes, modeDerived)

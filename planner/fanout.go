@@ -21,6 +21,10 @@ type FanOut struct {
 	Target Target
 	// Reason says why every cluster gets it, for EXPLAIN.
 	Reason string
+
+	// rewritten is set when SQL is a rewrite of the statement (a
+	// vertically partitioned table's groups), to run instead of its text.
+	rewritten bool
 }
 
 func (f *FanOut) explain(b *strings.Builder) {
@@ -132,7 +136,6 @@ func hasCurrentOf(where *pg_query.Node) bool {
 	})
 	return found
 }
-
 
 // joinedOnKeys reports whether the distributed tables are all joined on
 // their distribution keys (directly or through each other), by equalities

@@ -21,7 +21,8 @@ type Sequence struct {
 type SequenceStep struct {
 	// What says what the step does, for EXPLAIN.
 	What string
-	// Plan is a *Route, *SplitInsert or *Broadcast, with its own SQL.
+	// Plan is a *Route, *SplitInsert, *Broadcast or *FanOut, with its own
+	// SQL.
 	Plan Plan
 	// Params maps the step's parameter $i+1 to the statement's Params[i].
 	Params []int
@@ -34,18 +35,20 @@ func (s *Sequence) explain(b *strings.Builder) {
 		for _, line := range strings.Split(Explain(st.Plan), "\n") {
 			b.WriteString("    " + line + "\n")
 		}
-		fmt.Fprintf(b, "    %s\n", stepSQL(st.Plan))
+		fmt.Fprintf(b, "    %s\n", st.SQL())
 	}
 }
 
-// stepSQL is the text a step runs.
-func stepSQL(p Plan) string {
-	switch p := p.(type) {
+// SQL is the text the step runs.
+func (st SequenceStep) SQL() string {
+	switch p := st.Plan.(type) {
 	case *Route:
 		return p.SQL
 	case *Broadcast:
 		return p.SQL
 	case *SplitInsert:
+		return p.SQL
+	case *FanOut:
 		return p.SQL
 	}
 	return ""

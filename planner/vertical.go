@@ -159,6 +159,8 @@ func markRewritten(p Plan) {
 		p.rewritten = true
 	case *Broadcast:
 		p.rewritten = true
+	case *FanOut:
+		p.rewritten = true
 	case *ExplainPlan:
 		markRewritten(p.Inner)
 	}
@@ -172,6 +174,8 @@ func RewrittenSQL(p Plan) (string, bool) {
 	case *Route:
 		return p.SQL, p.rewritten
 	case *Broadcast:
+		return p.SQL, p.rewritten
+	case *FanOut:
 		return p.SQL, p.rewritten
 	}
 	return "", false

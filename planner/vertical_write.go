@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"fmt"
 	"slices"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
@@ -109,7 +110,7 @@ func planStep(ctx *Context, what string, stmt proto.Message, plan func(*Context,
 		return SequenceStep{}, err
 	}
 	switch p.(type) {
-	case *Route, *SplitInsert, *Broadcast:
+	case *Route, *SplitInsert, *Broadcast, *FanOut:
 	default:
 		return SequenceStep{}, pgerror.New(pgerror.InternalError, "unexpected plan %T for %s", p, what)
 	}
@@ -205,7 +206,10 @@ func planVerticalUpdate(ctx *Context, t *shardmap.Table, s *pg_query.UpdateStmt,
 	if len(touched) == 1 {
 		return planRenamed(ctx, s, s.Relation, touched[0])
 	}
-	if s.FromClause == nil && len(s.ReturningList) == 0 && onlyKey(t, s.WhereClause, ref) {
+	if !colocatedGroups(touched) && s.FromClause == nil && len(s.ReturningList) == 0 && onlyKey(t, s.WhereClause, ref) && sameEverywhere(s.WhereClause) {
+		// Groups placed apart cannot share a snapshot: each changes its
+		// own columns, by a condition on the key that selects the same
+		// rows in every group.
 		independent := true
 		for _, g := range order {
 			set := &pg_query.SelectStmt{TargetList: byGroup[g]}
@@ -231,7 +235,8 @@ func planVerticalUpdate(ctx *Context, t *shardmap.Table, s *pg_query.UpdateStmt,
 	}
 	// One statement: each assigned group is updated from the old rows of
 	// the groups read, all in one snapshot.
-	var stmts []*pg_query.UpdateStmt
+	var stmts []proto.Message
+	check := rowsRead(t, read, ref, s.FromClause, s.WhereClause)
 	for _, g := range order {
 		u := &pg_query.UpdateStmt{Relation: groupRangeVar(g, s.Relation), FromClause: cloneNodes(s.FromClause)}
 		u.Relation.Alias.Aliasname = targetAlias
@@ -239,12 +244,13 @@ func planVerticalUpdate(ctx *Context, t *shardmap.Table, s *pg_query.UpdateStmt,
 			rt := proto.Clone(n).(*pg_query.Node)
 			qualifyLogical(rt, t, ref)
 			u.TargetList = append(u.TargetList, rt)
+			check.TargetList = append(check.TargetList, resTarget("", cloneNode(unwrap(rt).(*pg_query.ResTarget).Val)))
 		}
 		u.FromClause = append(u.FromClause, logicalRows(t, read, ref, s.WhereClause))
 		u.WhereClause = targetJoin(t, ref, s.WhereClause)
 		stmts = append(stmts, u)
 	}
-	return planChained(ctx, t, touched, stmts, nil)
+	return planChained(ctx, t, touched, stmts, check, "UPDATE")
 }
 
 // planVerticalDelete plans a DELETE of a vertically partitioned table: a
@@ -257,14 +263,20 @@ func planVerticalDelete(ctx *Context, t *shardmap.Table, s *pg_query.DeleteStmt,
 		return nil, pgerror.Unsupported("WITH in a DELETE of vertically partitioned table %s is not supported", name)
 	}
 	ref := refName(s.Relation)
-	ret, err := returningGroup(t, s.ReturningList, ref)
-	if err != nil {
-		return nil, err
+	all := make([]*shardmap.VerticalGroup, len(t.Vertical))
+	for i := range t.Vertical {
+		all[i] = &t.Vertical[i]
 	}
-	if len(s.UsingClause) == 0 && onlyKey(t, s.WhereClause, ref) {
+	if !colocatedGroups(all) && len(s.UsingClause) == 0 && onlyKey(t, s.WhereClause, ref) && sameEverywhere(s.WhereClause) {
+		// Groups placed apart cannot share a snapshot: each deletes the
+		// rows of a condition on the key that selects the same rows in
+		// every group.
+		ret, err := returningGroup(t, s.ReturningList, ref)
+		if err != nil {
+			return nil, err
+		}
 		seq := &Sequence{SQL: sql, Returning: -1}
-		for gi := range t.Vertical {
-			g := &t.Vertical[gi]
+		for gi, g := range all {
 			d := &pg_query.DeleteStmt{Relation: groupRangeVar(g, s.Relation), WhereClause: cloneNode(s.WhereClause)}
 			if gi == ret {
 				d.ReturningList = cloneNodes(s.ReturningList)
@@ -278,51 +290,48 @@ func planVerticalDelete(ctx *Context, t *shardmap.Table, s *pg_query.DeleteStmt,
 		}
 		return seq, nil
 	}
-	if len(s.ReturningList) > 0 {
-		return nil, pgerror.Unsupported("DELETE ... RETURNING of vertically partitioned table %s that filters on columns other than the key is not supported", name)
+	// One statement, one snapshot: every group deletes the rows the old
+	// rows of the table select, and RETURNING reads those old rows.
+	returning, err := logicalReturning(t, s.ReturningList, ref, len(s.UsingClause) > 0)
+	if err != nil {
+		return nil, err
 	}
-	read := readGroups(t, &pg_query.DeleteStmt{WhereClause: s.WhereClause, UsingClause: s.UsingClause}, ref)
-	var stmts []*pg_query.DeleteStmt
-	for gi := range t.Vertical {
-		g := &t.Vertical[gi]
+	read := readGroups(t, &pg_query.DeleteStmt{WhereClause: s.WhereClause, UsingClause: s.UsingClause, ReturningList: s.ReturningList}, ref)
+	check := rowsRead(t, read, ref, s.UsingClause, s.WhereClause)
+	for _, n := range returning {
+		check.TargetList = append(check.TargetList, resTarget("", cloneNode(unwrap(n).(*pg_query.ResTarget).Val)))
+	}
+	var stmts []proto.Message
+	for _, g := range all {
 		d := &pg_query.DeleteStmt{Relation: groupRangeVar(g, s.Relation), UsingClause: cloneNodes(s.UsingClause)}
 		d.Relation.Alias.Aliasname = targetAlias
 		d.UsingClause = append(d.UsingClause, logicalRows(t, read, ref, s.WhereClause))
 		d.WhereClause = targetJoin(t, ref, s.WhereClause)
+		if len(stmts) == 0 {
+			d.ReturningList = returning
+		}
 		stmts = append(stmts, d)
 	}
-	all := make([]*shardmap.VerticalGroup, len(t.Vertical))
-	for i := range t.Vertical {
-		all[i] = &t.Vertical[i]
-	}
-	return planChained(ctx, t, all, nil, stmts)
+	return planChained(ctx, t, all, stmts, check, "DELETE")
 }
 
 // planChained plans the statements of several groups as one: all but the
 // first as data-modifying WITH queries of the first, so that they share
-// one snapshot. The groups must be co-located for it to run anywhere.
-func planChained(ctx *Context, t *shardmap.Table, involved []*shardmap.VerticalGroup, updates []*pg_query.UpdateStmt, deletes []*pg_query.DeleteStmt) (Plan, error) {
-	for _, g := range involved {
-		if g.Distribution != involved[0].Distribution {
-			return nil, pgerror.Unsupported("this change of vertically partitioned table %s reads and writes groups placed on different clusters (%s) in one statement, which is not supported", verticalName(t), groupNames(t)).
-				WithHint("Filter the rows by the key only, or change one group per statement.")
-		}
+// one snapshot. The groups must be co-located for it to run anywhere. It
+// runs on the cluster of its key conditions or, when the rows lie on
+// several clusters, on each of them when check (the rows the statement
+// reads to decide, as a SELECT) decomposes by cluster: every row a
+// cluster changes is then decided by rows it holds.
+func planChained(ctx *Context, t *shardmap.Table, involved []*shardmap.VerticalGroup, stmts []proto.Message, check *pg_query.SelectStmt, kind string) (Plan, error) {
+	if !colocatedGroups(involved) {
+		return nil, pgerror.Unsupported("this change of vertically partitioned table %s reads and writes groups placed on different clusters (%s) in one statement, which is not supported", verticalName(t), groupNames(t)).
+			WithHint("Filter the rows by the key only, or change one group per statement.")
 	}
-	var main proto.Message
+	main := stmts[0]
 	var with []*pg_query.Node
-	add := func(i int, m proto.Message) {
-		if i == 0 {
-			main = m
-			return
-		}
+	for i, m := range stmts[1:] {
 		with = append(with, &pg_query.Node{Node: &pg_query.Node_CommonTableExpr{CommonTableExpr: &pg_query.CommonTableExpr{
-			Ctename: targetAlias + "_" + string(rune('0'+i)), Ctequery: wrapNode(m)}}})
-	}
-	for i, u := range updates {
-		add(i, u)
-	}
-	for i, d := range deletes {
-		add(i, d)
+			Ctename: fmt.Sprintf("%s_%d", targetAlias, i+1), Ctequery: wrapNode(m)}}})
 	}
 	if len(with) > 0 {
 		w := &pg_query.WithClause{Ctes: with}
@@ -333,16 +342,110 @@ func planChained(ctx *Context, t *shardmap.Table, involved []*shardmap.VerticalG
 			m.WithClause = w
 		}
 	}
+	// Subqueries and FROM items may read vertically partitioned tables
+	// too (the table itself, say).
+	for _, m := range []proto.Message{main, check} {
+		rw := &verticalReads{ctx: ctx, ctes: cteNames(m)}
+		if rw.rewrite(m); rw.err != nil {
+			return nil, rw.err
+		}
+	}
 	text, err := deparseAny(ctx, main)
 	if err != nil {
 		return nil, err
+	}
+	fanOut := func() *FanOut {
+		if len(check.TargetList) == 0 {
+			check.TargetList = []*pg_query.Node{resTarget("", &pg_query.Node{Node: &pg_query.Node_AConst{AConst: &pg_query.A_Const{Val: &pg_query.A_Const_Ival{Ival: &pg_query.Integer{Ival: 1}}}}})}
+		}
+		p, ok, err := planScatter(ctx, check, text)
+		sc, isScatter := p.(*Scatter)
+		if err != nil || !ok || !isScatter {
+			return nil
+		}
+		return &FanOut{SQL: text, Target: sc.Target, Reason: fmt.Sprintf("%s of every group of %s on every cluster that holds its rows", kind, verticalName(t)), rewritten: true}
+	}
+	a := newAnalysis(ctx)
+	a.visit(main, nil)
+	if a.err != nil {
+		return nil, a.err
+	}
+	if _, err := routeFor(ctx, a, text, true); spansClusters(err) {
+		if f := fanOut(); f != nil {
+			return f, nil
+		}
+		return nil, pgerror.Unsupported("%s of vertically partitioned table %s over several clusters is not supported when deciding which rows change reads rows of other clusters", kind, verticalName(t)).
+			WithHint("Restrict the statement to one cluster with a condition on %s, or read the values it needs first.", t.Key)
 	}
 	p, err := planDML(ctx, main, text)
 	if err != nil {
 		return nil, err
 	}
+	if r, ok := p.(*Route); ok && r.Spread == nil && mayChooseSeveral(r.Target) {
+		if f := fanOut(); f != nil {
+			r.Spread = f
+		}
+	}
 	markRewritten(p)
 	return p, nil
+}
+
+// colocatedGroups reports whether groups share one distribution: their
+// rows of one key live on one cluster.
+func colocatedGroups(groups []*shardmap.VerticalGroup) bool {
+	for _, g := range groups {
+		if g.Distribution != groups[0].Distribution {
+			return false
+		}
+	}
+	return true
+}
+
+// sameEverywhere reports a condition that selects the same rows whenever
+// it runs: no subquery, no function call.
+func sameEverywhere(n *pg_query.Node) bool {
+	ok := true
+	inspect(unwrap(n), func(m proto.Message) bool {
+		switch m.(type) {
+		case *pg_query.SubLink, *pg_query.FuncCall, *pg_query.SQLValueFunction:
+			ok = false
+		}
+		return ok
+	})
+	return ok
+}
+
+// rowsRead is the read a change of several groups decides by: the old
+// rows of the table (from the groups it reads) and the statement's own
+// FROM items, filtered by its condition.
+func rowsRead(t *shardmap.Table, read []*shardmap.VerticalGroup, ref string, from []*pg_query.Node, where *pg_query.Node) *pg_query.SelectStmt {
+	sel := newSelect()
+	sel.FromClause = append(cloneNodes(from), logicalRows(t, read, ref, where))
+	sel.WhereClause = qualified(where, t, ref)
+	return sel
+}
+
+// logicalReturning is a RETURNING list over the old rows of the table,
+// named ref: its columns qualified, a bare * made ref.*.
+func logicalReturning(t *shardmap.Table, list []*pg_query.Node, ref string, using bool) ([]*pg_query.Node, error) {
+	out := cloneNodes(list)
+	for _, n := range out {
+		rt, ok := unwrap(n).(*pg_query.ResTarget)
+		if !ok {
+			continue
+		}
+		if cr, ok := unwrap(rt.Val).(*pg_query.ColumnRef); ok && len(cr.Fields) == 1 {
+			if _, star := unwrap(cr.Fields[0]).(*pg_query.A_Star); star {
+				if using {
+					return nil, pgerror.Unsupported("DELETE ... USING ... RETURNING * of vertically partitioned table %s is not supported", verticalName(t)).
+						WithHint("List the returned columns.")
+				}
+				cr.Fields = []*pg_query.Node{str(ref), cr.Fields[0]}
+			}
+		}
+		qualifyLogical(n, t, ref)
+	}
+	return out, nil
 }
 
 // planRenamed plans a change that touches one group: the same statement on
@@ -436,12 +539,23 @@ func qualified(n *pg_query.Node, t *shardmap.Table, ref string) *pg_query.Node {
 }
 
 // qualifyLogical qualifies, in place, the table's unqualified columns.
+// Subqueries are left alone: there a name may be a column of their own
+// tables, which PostgreSQL looks at first (an outer column named there
+// without its table is then ambiguous, an error, never another column).
 func qualifyLogical(n *pg_query.Node, t *shardmap.Table, ref string) {
 	cols := t.Columns()
 	inspect(n, func(m proto.Message) bool {
-		if cr, ok := m.(*pg_query.ColumnRef); ok && len(cr.Fields) == 1 {
-			if name := stringValue(cr.Fields[0]); slices.Contains(cols, name) {
-				cr.Fields = []*pg_query.Node{str(ref), str(name)}
+		switch x := m.(type) {
+		case *pg_query.SubLink:
+			if x.Testexpr != nil {
+				qualifyLogical(x.Testexpr, t, ref) // of this level
+			}
+			return false
+		case *pg_query.ColumnRef:
+			if len(x.Fields) == 1 {
+				if name := stringValue(x.Fields[0]); slices.Contains(cols, name) {
+					x.Fields = []*pg_query.Node{str(ref), str(name)}
+				}
 			}
 		}
 		return true
