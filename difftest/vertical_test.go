@@ -2,11 +2,13 @@ package difftest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/sqlrouter/sqlrouter/shardmap"
 )
@@ -130,6 +132,46 @@ func TestVerticalWrites(t *testing.T) {
 		}
 	}
 	same(t, router, ref, "SELECT * FROM wallets ORDER BY owner_id")
+
+	// COPY: every group gets its columns of every row, or none does;
+	// PostgreSQL's own errors about the data, with the client's lines.
+	copyBoth := func(sql, data string, fields func(*pgconn.PgError) string) {
+		t.Helper()
+		got, gerr := router.PgConn().CopyFrom(ctx, strings.NewReader(data), sql)
+		want, werr := ref.PgConn().CopyFrom(ctx, strings.NewReader(data), sql)
+		if got.String() != want.String() || pgFields(gerr, fields) != pgFields(werr, fields) {
+			t.Fatalf("%s\nrouter: %q %v\nreference: %q %v", sql, got.String(), gerr, want.String(), werr)
+		}
+		same(t, router, ref, "SELECT * FROM wallets ORDER BY owner_id")
+	}
+	whole := func(e *pgconn.PgError) string { return e.Code + ": " + e.Message + " (" + e.Where + ")" }
+	code := func(e *pgconn.PgError) string { return e.Code }
+	copyBoth("COPY wallets FROM STDIN", "100\tcopied\t5.25\tUSD\tc\n101\tsecond\t\\N\tEUR\tc\n", whole)
+	copyBoth("COPY wallets (tag, owner_id, label) FROM STDIN (FORMAT csv, HEADER)", "tag,owner_id,label\nx,102,\"with, comma\"\ny,103,plain\n", whole)
+	copyBoth("COPY wallets (owner_id, label, balance) FROM STDIN", "104\tok\t1\n105\tbad\tnot a number\n", whole)
+	copyBoth("COPY wallets (owner_id, label, balance) FROM STDIN", "106\tok\t1\n107\tnegative\t-5\n", code)
+	copyBoth("COPY wallets (owner_id, tag) FROM STDIN", "108\tno label\n", code)
+	tx, err := router.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Conn().PgConn().CopyFrom(ctx, strings.NewReader("109\trolled back\n"), "COPY wallets (owner_id, label) FROM STDIN"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range []string{"wallets_main", "wallets_money", "wallets_tags"} {
+		for _, id := range []int64{100, 102, 104, 106, 109} {
+			want := 0
+			if id == 100 || id == 102 {
+				want = 1
+			}
+			if n := rowsOn(t, g, id); n != want {
+				t.Errorf("%s has %d rows of owner %d after COPY, want %d", g, n, id, want)
+			}
+		}
+	}
 	both("TRUNCATE wallets")
 	both("DROP TABLE wallets")
 }
@@ -199,6 +241,18 @@ func verticalPair(t *testing.T, table string) (router, ref *pgx.Conn, both func(
 		same(t, router, ref, "SELECT * FROM "+table+" ORDER BY owner_id")
 	}
 	return router, ref, both
+}
+
+// pgFields renders the chosen fields of a PostgreSQL error ("" for none).
+func pgFields(err error, fields func(*pgconn.PgError) string) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return fields(pe)
+	}
+	if err != nil {
+		return err.Error()
+	}
+	return ""
 }
 
 // same compares a query's rows on the router and the reference.

@@ -644,6 +644,8 @@ func (s *Session) Execute(ctx context.Context, name string, maxRows uint32) erro
 		return s.runExplain(ctx, pl, p.bound, false)
 	case *planner.CopyIn:
 		return s.runCopyIn(ctx, pl)
+	case *planner.VerticalCopyIn:
+		return s.runVerticalCopyIn(ctx, pl)
 	case *planner.CopyOut:
 		return s.runCopyOut(ctx, pl)
 	}

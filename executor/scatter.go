@@ -448,19 +448,12 @@ func (m *merger) Less(i, j int) bool {
 // loaded into a temporary table, sorted and cut there.
 func (s *Session) scatterAtCoordinator(ctx context.Context, sc *planner.Scatter, conns []*conn, fields []pgproto3.FieldDescription, visible int,
 	values [][]byte, formats []int16, wOIDs []uint32, results []int16, limit, offset int64, describe bool, ship *shipment) error {
-	cc, err := s.coordinator(ctx)
+	tx, err := s.openCoordinator(ctx)
 	if err != nil {
 		return s.stmtError(ctx, err)
 	}
-	if err := s.beginCoordinator(ctx, cc); err != nil {
-		return s.stmtError(ctx, err)
-	}
-	done := false
-	defer func() {
-		if !done && !cc.Broken() {
-			cc.Exec(ctx, "ROLLBACK")
-		}
-	}()
+	cc := tx.cc
+	defer tx.close(ctx)
 	types, err := s.columnTypes(ctx, conns[0], fields)
 	if err != nil {
 		return s.stmtError(ctx, err)
@@ -575,8 +568,7 @@ func (s *Session) scatterAtCoordinator(ctx context.Context, sc *planner.Scatter,
 		s.statementFailed()
 		return nil
 	}
-	done = true
-	if err := cc.Exec(ctx, "COMMIT"); err != nil {
+	if err := tx.commit(ctx); err != nil {
 		return s.stmtError(ctx, err)
 	}
 	return nil

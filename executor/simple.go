@@ -225,6 +225,8 @@ func (s *Session) runStatement(ctx context.Context, st planner.Statement, _ *pla
 		return s.runExplain(ctx, p, nil, true)
 	case *planner.CopyIn:
 		return s.runCopyIn(ctx, p)
+	case *planner.VerticalCopyIn:
+		return s.runVerticalCopyIn(ctx, p)
 	case *planner.CopyOut:
 		return s.runCopyOut(ctx, p)
 	default:

@@ -107,6 +107,10 @@ func planVertical(ctx *Context, raw *pg_query.RawStmt, sql string) (Plan, bool, 
 		}
 	case *pg_query.CopyStmt:
 		if t := ctx.verticalTable(s.Relation, ctes); t != nil {
+			if s.Filename != "" || s.IsProgram {
+				return nil, true, pgerror.Unsupported("COPY of vertically partitioned table %s to or from a server file or program is not supported", verticalName(t)).
+					WithHint("Use COPY ... FROM STDIN or TO STDOUT (psql's \\copy).")
+			}
 			if s.IsFrom {
 				p, err = planVerticalCopyIn(ctx, t, s, sql)
 				return p, true, err
@@ -456,12 +460,7 @@ func selectColumns(t *shardmap.Table, rv *pg_query.RangeVar, attlist []*pg_query
 	if len(attlist) > 0 {
 		cols = nameList(attlist)
 	}
-	sel := newSelect()
-	sel.FromClause = []*pg_query.Node{{Node: &pg_query.Node_RangeVar{RangeVar: proto.Clone(rv).(*pg_query.RangeVar)}}}
-	for _, c := range cols {
-		sel.TargetList = append(sel.TargetList, resTarget("", columnRef(c)))
-	}
-	return sel
+	return selectFrom(cols, rv)
 }
 
 // objectName is a table named by a list of strings.

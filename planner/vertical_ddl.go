@@ -391,10 +391,3 @@ func planVerticalDrop(ctx *Context, s *pg_query.DropStmt, sql string) (Plan, err
 	}
 	return seq, nil
 }
-
-// planVerticalCopyIn plans COPY into a vertically partitioned table: each
-// row's columns go to the groups, each group's part to its key's cluster.
-func planVerticalCopyIn(ctx *Context, t *shardmap.Table, s *pg_query.CopyStmt, sql string) (Plan, error) {
-	return nil, pgerror.Unsupported("COPY into vertically partitioned table %s is not supported yet", verticalName(t)).
-		WithHint("Use INSERT ... VALUES.")
-}
