@@ -158,6 +158,7 @@ func planExplain(ctx *Context, s *pg_query.ExplainStmt, sql string) (Plan, error
 
 // deparseAny turns any statement back into SQL.
 func deparseAny(ctx *Context, stmt proto.Message) (string, error) {
+	stmt = parenthesizeNullTests(stmt)
 	node := &pg_query.Node{}
 	m := node.ProtoReflect()
 	fd := m.Descriptor().Oneofs().Get(0).Fields()

@@ -193,6 +193,7 @@ func renumberParams(msg proto.Message) []int {
 
 // deparse turns one statement back into SQL.
 func deparse(ctx *Context, stmt proto.Message) (string, error) {
+	stmt = parenthesizeNullTests(stmt)
 	node := &pg_query.Node{}
 	switch s := stmt.(type) {
 	case *pg_query.SelectStmt:

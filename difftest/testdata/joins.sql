@@ -132,6 +132,18 @@ SELECT o.id FROM orders o WHERE o.amount NOT IN (SELECT amount FROM payments WHE
 
 SELECT o.id FROM orders o WHERE o.amount NOT IN (SELECT amount FROM payments WHERE order_id < 200 AND amount IS NOT NULL) AND o.customer_id < 40
 
+SELECT o.id, o.amount FROM orders o WHERE o.amount NOT IN (SELECT amount FROM payments WHERE method = 'none') AND o.customer_id < 40
+
+SELECT o.id FROM orders o WHERE o.amount IS NULL AND o.amount NOT IN (SELECT amount FROM payments WHERE amount IS NOT NULL)
+
+SELECT count(*), count(*) FILTER (WHERE o.amount NOT IN (SELECT amount FROM payments WHERE order_id < 50) IS NULL) FROM orders o
+
+SELECT p.order_id, p.seq FROM payments p WHERE p.order_id NOT IN (SELECT id FROM orders WHERE customer_id < 100)
+
+SELECT c.id FROM customers c WHERE c.tier NOT IN (SELECT p.seq FROM payments p WHERE p.order_id = c.id)
+
+SELECT o.id FROM orders o WHERE (o.qty, o.amount) NOT IN (SELECT p.seq, p.amount FROM payments p WHERE p.order_id < 300) AND o.customer_id < 50
+
 SELECT o.id, o.amount FROM orders o WHERE o.amount > ANY (SELECT p.amount FROM payments p WHERE p.order_id = o.id) AND o.customer_id < 100
 
 SELECT o.id FROM orders o WHERE o.amount < ALL (SELECT p.amount FROM payments p WHERE p.order_id = o.id) AND o.customer_id < 100
