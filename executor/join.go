@@ -12,16 +12,17 @@ import (
 )
 
 // The cost model that chooses a join strategy counts rows handled, from
-// the clusters' estimates of each side's filtered rows (see
-// bench/README.md for the measurements behind the weights):
+// the clusters' estimates of each side's filtered rows; the weights are
+// the time per row each step took in BenchmarkJoinStrategies
+// (bench/README.md#joins), in units of one row read by the router:
 //
 //   - broadcast: each shipped row is read once and sent to every cluster
-//     of the kept tables, which join their own rows in parallel;
-//   - repartition: both sides are read and each row sent once; the
-//     clusters join their shares in parallel;
-//   - gather: both sides are read and loaded into the coordinator's
-//     temporary tables (a write, about twice a send), and one server
-//     joins them all.
+//     of the kept tables (as an array element the cluster unnests), which
+//     join their own rows in parallel;
+//   - repartition: both sides are read, dealt by value and each row sent
+//     once; the clusters unnest and join their shares in parallel;
+//   - gather: both sides are read and copied (binary COPY) into the
+//     coordinator's temporary tables, and one server joins them all.
 //
 // The shipping strategies hold the shipped rows in the router's memory, so
 // they are only chosen below a bound, and a side that turns out larger
@@ -32,8 +33,9 @@ const (
 	shipOverrun        = 3
 	costRead           = 1.0
 	costSend           = 1.0
-	costLoad           = 2.0
-	costJoin           = 1.0
+	costDeal           = 0.8
+	costLoad           = 0.3
+	costJoin           = 0.1
 )
 
 // Join strategies a session may force (sqlrouter.join_strategy); auto
@@ -128,7 +130,7 @@ func (s *Session) chooseJoin(ctx context.Context, j *planner.Join, params planne
 	}
 	if r := j.Repartition; r != nil {
 		n := ch.rows[r.Sides[0]] + ch.rows[r.Sides[1]]
-		cost := n*(costRead+costSend) + n*costJoin/float64(len(r.Clusters))
+		cost := n*(costRead+costSend+costDeal) + n*costJoin/float64(len(r.Clusters))
 		costs = append(costs, fmt.Sprintf("repartition %.0f", cost))
 		if n <= maxRepartitionRows && cost < best {
 			best, ch.broadcast, ch.repartition = cost, nil, r

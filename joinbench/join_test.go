@@ -51,9 +51,9 @@ func (s *session) value(sql string) string {
 	return string(rows[0][0])
 }
 
-// moved runs a statement and returns the rows it moved between nodes, as
-// the session and the router's counter both tell.
-func (s *session) moved(sql string) (rows int, moved int64) {
+// shipped runs a statement and returns the rows it sent from one node to
+// another, as the session and the router's counter both tell.
+func (s *session) shipped(sql string) (rows int, shipped int64) {
 	s.tb.Helper()
 	before := stack.Router.RowsShipped()
 	res := s.exec(sql)
@@ -91,9 +91,9 @@ const (
 // A join with a reference table moves no row between nodes.
 func TestReferenceJoinMovesNoRows(t *testing.T) {
 	s := connect(t, "auto")
-	rows, moved := s.moved(referenceJoin)
-	if rows != customers/4 || moved != 0 {
-		t.Fatalf("%d rows, %d moved; want %d rows, none moved", rows, moved, customers/4)
+	rows, shipped := s.shipped(referenceJoin)
+	if rows != customers/4 || shipped != 0 {
+		t.Fatalf("%d rows, %d shipped; want %d rows, none shipped", rows, shipped, customers/4)
 	}
 }
 
@@ -108,14 +108,14 @@ func TestBroadcastMovesOnlyFilteredRows(t *testing.T) {
 	if err != nil || small == 0 || small > customers {
 		t.Fatalf("the small side has %d rows (%v)", small, err)
 	}
-	rows, moved := s.moved(broadcastJoin)
-	if rows != small || moved != int64(small*3) {
-		t.Fatalf("%d rows, %d moved; want %d rows, %d moved (%d filtered payments to 3 clusters)", rows, moved, small, small*3, small)
+	rows, shipped := s.shipped(broadcastJoin)
+	if rows != small || shipped != int64(small*3) {
+		t.Fatalf("%d rows, %d shipped; want %d rows, %d shipped (%d filtered payments to 3 clusters)", rows, shipped, small, small*3, small)
 	}
 	// The same join gathered moves both sides to the coordinator.
 	g := connect(t, "gather")
-	if _, moved := g.moved(broadcastJoin); moved <= int64(small*3) {
-		t.Fatalf("gathering moved %d rows, not more than broadcasting", moved)
+	if _, shipped := g.shipped(broadcastJoin); shipped <= int64(small*3) {
+		t.Fatalf("gathering shipped %d rows, not more than broadcasting", shipped)
 	}
 }
 
@@ -127,7 +127,7 @@ var strategyShapes = []struct{ name, sql string }{
 }
 
 // BenchmarkJoinStrategies runs each shape under each strategy (auto: the
-// estimates' choice) and reports rows moved per statement; every strategy
+// estimates' choice) and reports rows shipped per statement; every strategy
 // must give the same answer. bench/README.md has the measured ratios.
 func BenchmarkJoinStrategies(b *testing.B) {
 	for _, shape := range strategyShapes {
@@ -138,13 +138,13 @@ func BenchmarkJoinStrategies(b *testing.B) {
 				if strategy != "auto" && s.strategy(shape.sql) != strategy {
 					b.Fatalf("%s did not run as %s", shape.name, strategy)
 				}
-				var moved int64
+				var shipped int64
 				b.ResetTimer()
 				for b.Loop() {
-					_, moved = s.moved(shape.sql)
+					_, shipped = s.shipped(shape.sql)
 				}
 				b.StopTimer()
-				b.ReportMetric(float64(moved), "rows-moved/op")
+				b.ReportMetric(float64(shipped), "rows-shipped/op")
 				got := answer(s, shape.sql)
 				if want == "" {
 					want = got
@@ -157,12 +157,12 @@ func BenchmarkJoinStrategies(b *testing.B) {
 }
 
 // BenchmarkReferenceJoin and BenchmarkBroadcastJoin time the two joins the
-// tests above count the moved rows of.
+// tests above count the shipped rows of.
 func BenchmarkReferenceJoin(b *testing.B) {
 	s := connect(b, "auto")
 	for b.Loop() {
-		if _, moved := s.moved(referenceJoin); moved != 0 {
-			b.Fatalf("a reference join moved %d rows", moved)
+		if _, shipped := s.shipped(referenceJoin); shipped != 0 {
+			b.Fatalf("a reference join shipped %d rows", shipped)
 		}
 	}
 }
@@ -171,8 +171,8 @@ func BenchmarkBroadcastJoin(b *testing.B) {
 	s := connect(b, "auto")
 	small, _ := strconv.Atoi(s.value(smallSide))
 	for b.Loop() {
-		if _, moved := s.moved(broadcastJoin); moved != int64(small*3) {
-			b.Fatalf("a broadcast moved %d rows, want %d", moved, small*3)
+		if _, shipped := s.shipped(broadcastJoin); shipped != int64(small*3) {
+			b.Fatalf("a broadcast shipped %d rows, want %d", shipped, small*3)
 		}
 	}
 }
