@@ -124,6 +124,14 @@ func TestVerticalWrites(t *testing.T) {
 	both("DELETE FROM wallets WHERE currency = 'CHF' OR tag = 'rich'")
 	both("DELETE FROM wallets WHERE owner_id IN (SELECT owner_id FROM wallets WHERE tag = 't1')")
 	both("UPDATE wallets SET label = label || '!' WHERE owner_id = ANY($1)", []int64{2, 3, 5, 17})
+	both("UPDATE wallets SET tag = label || tag WHERE owner_id = ANY($1)", []int64{1, 4, 6, 9})
+	both("CREATE TABLE wallet_log (owner_id bigint, label text, balance numeric)")
+	t.Cleanup(func() {
+		router.Exec(context.Background(), "DROP TABLE IF EXISTS wallet_log")
+		ref.Exec(context.Background(), "DROP TABLE IF EXISTS wallet_log")
+	})
+	both("INSERT INTO wallet_log SELECT owner_id, label, balance FROM wallets WHERE balance > 100")
+	same(t, router, ref, "SELECT * FROM wallet_log ORDER BY owner_id")
 	bothRows("DELETE FROM wallets WHERE owner_id = 22 RETURNING owner_id, balance, tag")
 	bothRows("DELETE FROM wallets WHERE owner_id = 23 RETURNING *")
 	for _, sql := range []string{"DELETE FROM wallets WHERE balance > (SELECT avg(balance) FROM wallets)", "INSERT INTO wallets SELECT * FROM wallets", "INSERT INTO wallets (label) VALUES ('no key')"} {
