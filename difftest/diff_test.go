@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -55,8 +56,13 @@ func run(m *testing.M) int {
 	return devstack.RunTests(m, devstack.Options{Shards: 3, Replicas: localdeploy.None, ShardMap: doc}, &stack)
 }
 
-// connections to the router and to the reference server, with the data
-// loaded once.
+var (
+	loadOnce sync.Once
+	loadErr  error
+)
+
+// setup returns connections to the router and to the reference server,
+// with the data loaded (once for the package).
 func setup(t *testing.T) (router, ref *pgconn.PgConn) {
 	t.Helper()
 	ctx := context.Background()
@@ -71,12 +77,20 @@ func setup(t *testing.T) (router, ref *pgconn.PgConn) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ref.Close(ctx) })
-	for _, c := range []*pgconn.PgConn{router, ref} {
-		for _, sql := range append(append([]string{}, schema...), data()...) {
-			if _, err := c.Exec(ctx, sql).ReadAll(); err != nil {
-				t.Fatalf("load: %v\n%s", err, sql[:min(len(sql), 200)])
+	loadOnce.Do(func() {
+		for _, c := range []*pgconn.PgConn{router, ref} {
+			for _, sql := range append(append([]string{}, schema...), data()...) {
+				if _, err := c.Exec(ctx, sql).ReadAll(); err != nil {
+					loadErr = fmt.Errorf("load: %v\n%s", err, sql[:min(len(sql), 200)])
+					return
+				}
 			}
 		}
+	})
+	if loadErr != nil {
+		t.Fatal(loadErr)
+	}
+	for _, c := range []*pgconn.PgConn{router, ref} {
 		// The same session settings on both sides.
 		if _, err := c.Exec(ctx, "SET TimeZone = 'America/New_York'").ReadAll(); err != nil {
 			t.Fatal(err)
@@ -92,7 +106,10 @@ type query struct {
 	errCode string
 }
 
-func loadQueries(t *testing.T) []query { return loadScript(t, "testdata/queries.sql") }
+// loadQueries reads a corpus file of testdata/.
+func loadQueries(t *testing.T, file string) []query {
+	return loadScript(t, filepath.Join("testdata", file))
+}
 
 // loadScript reads statements separated by blank lines; "-- error CODE"
 // before one says the reference must fail it with CODE.
@@ -185,7 +202,7 @@ func ordered(sql string) bool {
 
 func TestDifferential(t *testing.T) {
 	router, ref := setup(t)
-	queries := loadQueries(t)
+	queries := loadQueries(t, "queries.sql")
 	if len(queries) < 200 {
 		t.Errorf("the corpus has %d queries, want at least 200", len(queries))
 	}

@@ -15,7 +15,7 @@ func TestCorpusCoversEveryPlan(t *testing.T) {
 	snap := stack.Router.Snapshot()
 	p := planner.New(planner.Options{})
 	counts := map[string]int{}
-	for _, q := range loadQueries(t) {
+	for _, q := range loadQueries(t, "queries.sql") {
 		stmts, err := p.PlanQuery(planner.Context{Map: snap.Map, Revision: snap.Revision}, q.sql)
 		if err != nil {
 			counts["error"]++

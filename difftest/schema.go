@@ -21,6 +21,10 @@ var schema = []string{
 	`CREATE TABLE countries (code text PRIMARY KEY, name text NOT NULL, continent text)`,
 	`CREATE TABLE products (id int PRIMARY KEY, name text NOT NULL, price numeric(10,2), category text)`,
 	`CREATE TABLE notes (id int PRIMARY KEY, customer_id bigint, body text)`,
+	`CREATE TABLE payments (order_id bigint NOT NULL, seq int NOT NULL, amount numeric(12,2), method text, paid_at timestamptz, PRIMARY KEY (order_id, seq))`,
+	// Vertically partitioned through the router (three groups, one placed
+	// by another distribution); one table on the reference server.
+	`CREATE TABLE profiles (customer_id bigint PRIMARY KEY, nickname text NOT NULL, bio text, visits int DEFAULT 0, score numeric(6,2), last_seen date, theme text, lang text CHECK (lang <> ''))`,
 }
 
 // rng is a small deterministic generator (the data must be the same in
@@ -144,6 +148,61 @@ func data() []string {
 		vals = append(vals, fmt.Sprintf("(%d, %d, 'note %d')", i, 1+r.intn(310), i))
 	}
 	out = append(out, "INSERT INTO notes (id, customer_id, body) VALUES "+strings.Join(vals, ", "))
+	out = append(out, payments(&r)...)
+	return append(out, profiles(&r)...)
+}
+
+// profiles belong to most customers (not all: some customers have none).
+func profiles(r *rng) []string {
+	themes := []string{"'dark'", "'light'", "NULL"}
+	langs := []string{"'en'", "'fr'", "'de'", "'ja'", "NULL"}
+	var vals []string
+	for i := 1; i <= 300; i++ {
+		if i%6 == 0 {
+			continue
+		}
+		id := int64(i)
+		if i%37 == 0 {
+			id = -id
+		}
+		bio := "NULL"
+		if r.intn(3) > 0 {
+			bio = fmt.Sprintf("'bio of %d'", i)
+		}
+		score := fmt.Sprintf("%d.%02d", r.intn(100), r.intn(100))
+		if r.intn(11) == 0 {
+			score = "NULL"
+		}
+		seen := fmt.Sprintf("'2024-%02d-%02d'", 1+r.intn(12), 1+r.intn(28))
+		vals = append(vals, fmt.Sprintf("(%d, 'nick%d', %s, %d, %s, %s, %s, %s)", id, i%40, bio, r.intn(50), score, seen, themes[r.intn(len(themes))], langs[r.intn(len(langs))]))
+	}
+	return []string{"INSERT INTO profiles (customer_id, nickname, bio, visits, score, last_seen, theme, lang) VALUES " + strings.Join(vals, ", ")}
+}
+
+// payments are distributed by order id: joining them to orders (placed by
+// customer) is not co-located. Some pay orders that do not exist, some
+// orders have none, amounts and methods are sometimes NULL.
+func payments(r *rng) []string {
+	methods := []string{"'card'", "'cash'", "'wire'", "NULL"}
+	var out []string
+	for chunk := 0; chunk < 4; chunk++ {
+		var vals []string
+		for i := chunk*400 + 1; i <= chunk*400+400; i++ {
+			order := int64(i)
+			if i%9 == 0 {
+				continue // an order without payment
+			}
+			for seq := 1; seq <= 1+r.intn(2); seq++ {
+				amount := fmt.Sprintf("%d.%02d", r.intn(300), r.intn(100))
+				if r.intn(17) == 0 {
+					amount = "NULL"
+				}
+				paid := fmt.Sprintf("'2024-%02d-%02d %02d:00:00+00'", 1+r.intn(12), 1+r.intn(28), r.intn(24))
+				vals = append(vals, fmt.Sprintf("(%d, %d, %s, %s, %s)", order, seq, amount, methods[r.intn(len(methods))], paid))
+			}
+		}
+		out = append(out, "INSERT INTO payments (order_id, seq, amount, method, paid_at) VALUES "+strings.Join(vals, ", "))
+	}
 	return out
 }
 

@@ -26,21 +26,16 @@ func (s *Session) runCombine(ctx context.Context, cb *planner.Combine, bound *bo
 	if bound != nil {
 		params, oids = bound.params, bound.oids
 	}
-	cc, err := s.coordinator(ctx)
+	tx, err := s.openCoordinator(ctx)
 	if err != nil {
 		return s.stmtError(ctx, err)
 	}
-	if err := s.beginCoordinator(ctx, cc); err != nil {
-		return s.stmtError(ctx, err)
-	}
-	done := false
+	cc := tx.cc
 	defer func() {
-		if !done && !cc.Broken() {
-			cc.Exec(ctx, "ROLLBACK")
-		}
+		tx.close(ctx)
 		s.collectStatuses(nil)
 	}()
-	fields, types, err := s.load(ctx, cc, "_sqlrouter_partial", true, cb.Worker, cb.Params, cb.Target, params, oids, reading{readOnly: cb.ReadOnly, hint: hint})
+	fields, types, err := s.load(ctx, cc, "_sqlrouter_partial", true, cb.Worker, cb.Params, cb.Target, params, oids, reading{readOnly: cb.ReadOnly, hint: hint, ship: bound.shipment()})
 	if err != nil {
 		return s.stmtError(ctx, err)
 	}
@@ -61,8 +56,7 @@ func (s *Session) runCombine(ctx context.Context, cb *planner.Combine, bound *bo
 		s.statementFailed()
 		return nil
 	}
-	done = true
-	if err := cc.Exec(ctx, "COMMIT"); err != nil {
+	if err := tx.commit(ctx); err != nil {
 		return s.stmtError(ctx, err)
 	}
 	return nil

@@ -168,18 +168,13 @@ func (o *copyOutConcat) read(ctx context.Context, i int, c *conn) error {
 // copyOutFinish gathers a query's tables at the coordinator, which then
 // copies out the final query: PostgreSQL computes and formats every row.
 func (s *Session) copyOutFinish(ctx context.Context, p *planner.CopyOut) error {
-	cc, err := s.coordinator(ctx)
+	tx, err := s.openCoordinator(ctx)
 	if err != nil {
 		return s.stmtError(ctx, err)
 	}
-	if err := s.beginCoordinator(ctx, cc); err != nil {
-		return s.stmtError(ctx, err)
-	}
-	done := false
+	cc := tx.cc
 	defer func() {
-		if !done && !cc.Broken() {
-			cc.Exec(ctx, "ROLLBACK")
-		}
+		tx.close(ctx)
 		s.collectStatuses(nil)
 	}()
 	for _, g := range p.Query.Gathers {
@@ -211,8 +206,7 @@ func (s *Session) copyOutFinish(ctx context.Context, p *planner.CopyOut) error {
 				s.statementFailed()
 				return nil
 			}
-			done = true
-			if err := cc.Exec(ctx, "COMMIT"); err != nil {
+			if err := tx.commit(ctx); err != nil {
 				return s.stmtError(ctx, err)
 			}
 			return nil

@@ -3,6 +3,8 @@ package executor
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -26,7 +28,7 @@ func (s *Session) runExplain(ctx context.Context, e *planner.ExplainPlan, bound 
 	if bound != nil {
 		params, oids = bound.params, bound.oids
 	}
-	steps, final := planner.Steps(e.Inner)
+	inner := e.Inner
 	type shardPlan struct {
 		Step    string          `json:"Step"`
 		Cluster string          `json:"Cluster"`
@@ -42,7 +44,36 @@ func (s *Session) runExplain(ctx context.Context, e *planner.ExplainPlan, bound 
 	// ANALYZE runs the statement: a write belongs on the primaries, in the
 	// client's transaction, as the statement itself would.
 	rd := reading{readOnly: !e.Analyze || !writes(e.Inner)}
-	for _, st := range steps {
+	var steps []planner.Step
+	if j, ok := inner.(*planner.Join); ok {
+		// The strategy this execution would take, with its sides shipped
+		// for real (their reads are explained first).
+		ch, err := s.chooseJoin(ctx, j, params, oids, "")
+		if err != nil {
+			return s.stmtError(ctx, err)
+		}
+		inner = j.Gather
+		text = append(text, "Join strategy: "+ch.name()+" ("+ch.note+")")
+		if ch.broadcast != nil || ch.repartition != nil {
+			shippedPlan, shipped, err := s.ship(ctx, j, ch, bound, "")
+			switch {
+			case errors.Is(err, errCannotShip):
+				text = append(text, "Join strategy: gather (the sides cannot be shipped)")
+			case err != nil:
+				return s.stmtError(ctx, err)
+			default:
+				inner, rd.ship = shippedPlan, shipped.ship
+				for _, i := range shippedSides(ch) {
+					g := j.Sides[i]
+					steps = append(steps, planner.Step{What: fmt.Sprintf("read side %d (%s)", i+1, g.Source), SQL: g.SQL, Params: g.Params, Target: g.Target})
+				}
+			}
+		}
+	}
+	innerSteps, final := planner.Steps(inner)
+	shipFrom := len(steps)
+	steps = append(steps, innerSteps...)
+	for k, st := range steps {
 		clusters, err := st.Target.Resolve(params)
 		if err != nil {
 			return s.stmtError(ctx, err)
@@ -64,6 +95,10 @@ func (s *Session) runExplain(ctx context.Context, e *planner.ExplainPlan, bound 
 		}
 		for _, c := range conns {
 			s.touched(c.cluster)
+			values, formats := values, formats
+			if k >= shipFrom {
+				values, formats = rd.ship.params(c.cluster, values, formats)
+			}
 			rows, err := c.queryParams(ctx, sql, sOIDs, values, formats)
 			if err != nil {
 				return s.stmtError(ctx, err)
@@ -84,6 +119,9 @@ func (s *Session) runExplain(ctx context.Context, e *planner.ExplainPlan, bound 
 	}
 	if final != "" && !e.JSON {
 		text = append(text, "coordinator: "+final)
+	}
+	if rd.ship != nil && !e.JSON {
+		text = append(text, fmt.Sprintf("rows shipped between nodes: %d", s.rowsShipped))
 	}
 	if describe {
 		s.respond(explainDescription(e))

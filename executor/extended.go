@@ -23,6 +23,15 @@ type Prepared struct {
 	key  string
 }
 
+// backendSQL is the text clusters prepare: the client's, or the planner's
+// rewrite of it.
+func (ps *Prepared) backendSQL() string {
+	if ps.Stmt.Rewritten {
+		return ps.Stmt.SQL
+	}
+	return ps.SQL
+}
+
 // NewPrepared makes a prepared statement.
 func NewPrepared(name, sql string, oids []uint32, st planner.Statement) *Prepared {
 	return &Prepared{Name: name, SQL: sql, ParamOIDs: slices.Clone(oids), Stmt: st, key: backend.StatementKey(sql, oids)}
@@ -35,6 +44,8 @@ type boundParams struct {
 	oids    []uint32
 	results []int16
 	data    []byte
+	// ship is set while a join runs its workers with shipped rows.
+	ship *shipment
 }
 
 func newBoundParams(params planner.Params, oids []uint32, results []int16) *boundParams {
@@ -270,7 +281,7 @@ func (s *Session) prepareOn(c *conn, ps *Prepared, relay bool) string {
 		if c.unnamed == ps.key && !relay {
 			return ""
 		}
-		c.Send(&pgproto3.Parse{Query: ps.SQL, ParameterOIDs: ps.ParamOIDs})
+		c.Send(&pgproto3.Parse{Query: ps.backendSQL(), ParameterOIDs: ps.ParamOIDs})
 		c.unnamed = ps.key
 		c.needSync = true
 		s.push(s.newEntry(entry{kind: expParse, conn: c, sink: sk, onDone: func(err error) {
@@ -287,7 +298,7 @@ func (s *Session) prepareOn(c *conn, ps *Prepared, relay bool) string {
 		return name
 	}
 	name := c.Statements.Add(ps.key)
-	c.Send(&pgproto3.Parse{Name: name, Query: ps.SQL, ParameterOIDs: ps.ParamOIDs})
+	c.Send(&pgproto3.Parse{Name: name, Query: ps.backendSQL(), ParameterOIDs: ps.ParamOIDs})
 	c.needSync = true
 	key := ps.key
 	s.push(s.newEntry(entry{kind: expParse, conn: c, sink: sk, onDone: func(err error) {
@@ -428,8 +439,11 @@ func (s *Session) DescribeStatement(ctx context.Context, ps *Prepared) error {
 			return err
 		}
 	}
-	if f, ok := ps.Stmt.Plan.(*planner.Finish); ok {
+	if f, ok := finishOf(ps.Stmt.Plan); ok {
 		return s.describeFinish(ctx, f, ps.ParamOIDs, false, nil)
+	}
+	if seq, ok := ps.Stmt.Plan.(*planner.Sequence); ok {
+		return s.describeSequence(ctx, seq, ps.ParamOIDs, false, nil)
 	}
 	if !runsOnBackends(ps.Stmt.Plan) {
 		s.respond(&pgproto3.ParameterDescription{ParameterOIDs: []uint32{}})
@@ -488,8 +502,11 @@ func (s *Session) DescribePortal(ctx context.Context, name string) error {
 	if !ok {
 		return s.Fail(ctx, pgerror.New("34000", "portal \"%s\" does not exist", name))
 	}
-	if f, ok := p.plan.(*planner.Finish); ok {
+	if f, ok := finishOf(p.plan); ok {
 		return s.describeFinish(ctx, f, p.ps.ParamOIDs, true, p.bound.results)
+	}
+	if seq, ok := p.plan.(*planner.Sequence); ok {
+		return s.describeSequence(ctx, seq, p.ps.ParamOIDs, true, p.bound.results)
 	}
 	switch {
 	case p.conn != nil:
@@ -615,6 +632,10 @@ func (s *Session) Execute(ctx context.Context, name string, maxRows uint32) erro
 		return s.runGenKeys(ctx, pl, p.ps.Stmt, p.bound)
 	case *planner.Finish:
 		return s.runFinish(ctx, pl, p.bound, false, p.ps.Stmt.Consistency)
+	case *planner.Join:
+		return s.runJoin(ctx, pl, p.bound, false, p.ps.Stmt.Consistency)
+	case *planner.Sequence:
+		return s.runSequence(ctx, pl, p.bound)
 	case *planner.Scatter:
 		return s.runScatter(ctx, pl, p.bound, false, p.ps.Stmt.Consistency)
 	case *planner.Combine:
@@ -623,6 +644,8 @@ func (s *Session) Execute(ctx context.Context, name string, maxRows uint32) erro
 		return s.runExplain(ctx, pl, p.bound, false)
 	case *planner.CopyIn:
 		return s.runCopyIn(ctx, pl)
+	case *planner.VerticalCopyIn:
+		return s.runVerticalCopyIn(ctx, pl)
 	case *planner.CopyOut:
 		return s.runCopyOut(ctx, pl)
 	}

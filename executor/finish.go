@@ -63,11 +63,44 @@ func (s *Session) beginCoordinator(ctx context.Context, cc *conn) error {
 	return cc.Exec(ctx, b.String())
 }
 
+// coordinatorTxn is the coordinator's transaction for one statement.
+type coordinatorTxn struct {
+	cc   *conn
+	done bool
+}
+
+// openCoordinator opens the coordinator's transaction for one statement;
+// the caller defers close, which rolls it back unless commit ran.
+func (s *Session) openCoordinator(ctx context.Context) (*coordinatorTxn, error) {
+	cc, err := s.coordinator(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.beginCoordinator(ctx, cc); err != nil {
+		return nil, err
+	}
+	return &coordinatorTxn{cc: cc}, nil
+}
+
+func (t *coordinatorTxn) commit(ctx context.Context) error {
+	t.done = true
+	return t.cc.Exec(ctx, "COMMIT")
+}
+
+func (t *coordinatorTxn) close(ctx context.Context) {
+	if !t.done && !t.cc.Broken() {
+		t.cc.Exec(ctx, "ROLLBACK")
+	}
+}
+
 // reading says how the reads of a statement that spans clusters run: on
 // replicas when they may, inside the client's transaction when it has one.
 type reading struct {
 	readOnly bool
 	hint     string
+	// ship, when set, adds the rows a join ships to each cluster's
+	// parameters.
+	ship *shipment
 }
 
 // prepareReaders readies the conns of the clusters a statement reads: a
@@ -135,18 +168,13 @@ func (s *Session) runFinish(ctx context.Context, f *planner.Finish, bound *bound
 	if bound != nil {
 		params, oids = bound.params, bound.oids
 	}
-	cc, err := s.coordinator(ctx)
+	tx, err := s.openCoordinator(ctx)
 	if err != nil {
 		return s.stmtError(ctx, err)
 	}
-	if err := s.beginCoordinator(ctx, cc); err != nil {
-		return s.stmtError(ctx, err)
-	}
-	done := false
+	cc := tx.cc
 	defer func() {
-		if !done && !cc.Broken() {
-			cc.Exec(ctx, "ROLLBACK")
-		}
+		tx.close(ctx)
 		s.collectStatuses(nil)
 	}()
 	for _, g := range f.Gathers {
@@ -162,8 +190,7 @@ func (s *Session) runFinish(ctx context.Context, f *planner.Finish, bound *bound
 		s.statementFailed()
 		return nil
 	}
-	done = true
-	if err := cc.Exec(ctx, "COMMIT"); err != nil {
+	if err := tx.commit(ctx); err != nil {
 		return s.stmtError(ctx, err)
 	}
 	return nil
@@ -237,6 +264,7 @@ func (s *Session) load(ctx context.Context, cc *conn, table string, positional b
 			c.Send(&pgproto3.Parse{Query: sql, ParameterOIDs: gOIDs})
 			c.unnamed = key
 		}
+		values, formats := rd.ship.params(c.cluster, values, formats)
 		c.SendBind("", "", formats, values, []int16{resultFormat})
 		c.SendExecute("", 0)
 		c.SendSync()
@@ -260,6 +288,7 @@ func (s *Session) load(ctx context.Context, cc *conn, table string, positional b
 		readToReady(ctx, cc)
 		return nil, nil, firstErr
 	}
+	s.countShipped(int64(w.rows))
 	return fields, types, w.finish(ctx)
 }
 
@@ -271,6 +300,19 @@ func subsetParams(p planner.Params, oids []uint32, nums []int) ([][]byte, []int1
 	b := &boundParams{params: p, oids: oids}
 	sub, subOIDs := b.subset(nums)
 	return sub.Values, sub.Formats, subOIDs
+}
+
+// decodeFields decodes a RowDescription, its names copied out of the
+// read buffer.
+func decodeFields(body []byte) ([]pgproto3.FieldDescription, error) {
+	var rd pgproto3.RowDescription
+	if err := rd.Decode(body); err != nil {
+		return nil, err
+	}
+	for i := range rd.Fields {
+		rd.Fields[i].Name = slices.Clone(rd.Fields[i].Name)
+	}
+	return rd.Fields, nil
 }
 
 // describeOn parses sql as the unnamed statement of c and returns the
@@ -293,14 +335,8 @@ func describeOn(ctx context.Context, c *conn, sql string, oids []uint32) ([]pgpr
 		}
 		switch typ {
 		case 'T':
-			var rd pgproto3.RowDescription
-			if err := rd.Decode(body); err != nil {
+			if fields, err = decodeFields(body); err != nil {
 				return nil, err
-			}
-			fields = rd.Fields
-			for i := range fields {
-				// Names alias the read buffer: keep copies.
-				fields[i].Name = slices.Clone(fields[i].Name)
 			}
 		case 'E':
 			if firstErr == nil {

@@ -118,12 +118,16 @@ func (s *Session) routerSetting(name string) (string, bool) {
 		return s.token.Encode(), true
 	case "sqlrouter.last_route":
 		return strings.Join(s.lastRoute, ","), true
+	case "sqlrouter.join_strategy":
+		return s.joinStrategy(), true
+	case "sqlrouter.last_rows_shipped":
+		return strconv.FormatInt(s.lastRowsShipped, 10), true
 	}
 	return "", false
 }
 
 // readOnlySettings are router settings SHOW reports and SET cannot change.
-var readOnlySettings = map[string]bool{"sqlrouter.version": true, "sqlrouter.shardmap_revision": true, "sqlrouter.last_route": true}
+var readOnlySettings = map[string]bool{"sqlrouter.version": true, "sqlrouter.shardmap_revision": true, "sqlrouter.last_route": true, "sqlrouter.last_rows_shipped": true}
 
 func (s *Session) setRouter(ctx context.Context, p *planner.SessionSet) error {
 	if err := s.drain(ctx); err != nil {

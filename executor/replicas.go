@@ -48,6 +48,8 @@ type readSettings struct {
 	localLevel *replication.Level // SET LOCAL: until the end of the transaction
 	maxLag     *time.Duration
 	wait       *time.Duration
+	// join and localJoin force a join strategy (sqlrouter.join_strategy).
+	join, localJoin string
 }
 
 // level is the consistency a statement reads at: its comment hint, else
@@ -259,8 +261,10 @@ func routeName(cluster string, replica bool, nodeURL string) string {
 func (s *Session) newStatement() {
 	if len(s.route) > 0 {
 		s.lastRoute = append(s.lastRoute[:0], s.route...)
+		s.lastRowsShipped = s.rowsShipped
 	}
 	s.route = s.route[:0]
+	s.rowsShipped = 0
 }
 
 // hasReplicas reports whether a cluster of the map has replicas (only
@@ -379,6 +383,8 @@ func (s *Session) setReadSetting(name, value string, local, reset bool) error {
 		} else {
 			*target = &d
 		}
+	case "sqlrouter.join_strategy":
+		return s.setJoinStrategy(name, value, local, reset)
 	case "sqlrouter.ryw_token":
 		if reset {
 			s.token = replication.Token{}

@@ -45,6 +45,7 @@ func (s *Session) runScatter(ctx context.Context, sc *planner.Scatter, bound *bo
 		return s.stmtError(ctx, err)
 	}
 	conns, err := s.prepareReaders(ctx, clusters, reading{readOnly: sc.ReadOnly, hint: hint})
+	ship := bound.shipment()
 	if err != nil {
 		return s.stmtError(ctx, err)
 	}
@@ -74,7 +75,7 @@ func (s *Session) runScatter(ctx context.Context, sc *planner.Scatter, bound *bo
 		// the coordinator sorts, with the key's collation when the router
 		// can tell it, else the whole statement is finished there.
 		if key.Column || key.Collate != "" {
-			return s.scatterAtCoordinator(ctx, sc, conns, fields, visible, values, formats, wOIDs, results, limit, offset, describe)
+			return s.scatterAtCoordinator(ctx, sc, conns, fields, visible, values, formats, wOIDs, results, limit, offset, describe, ship)
 		}
 		if f, ok := sc.Fallback.(*planner.Finish); ok {
 			return s.runFinish(ctx, f, bound, describe, hint)
@@ -96,6 +97,7 @@ func (s *Session) runScatter(ctx context.Context, sc *planner.Scatter, bound *bo
 			c.Send(&pgproto3.Parse{Query: sc.Worker, ParameterOIDs: wOIDs})
 			c.unnamed = key
 		}
+		values, formats := ship.params(c.cluster, values, formats)
 		c.SendBind("", "", formats, values, rf)
 		if i == 0 {
 			c.Send(&pgproto3.Describe{ObjectType: 'P'})
@@ -445,20 +447,13 @@ func (m *merger) Less(i, j int) bool {
 // some sort key's order needs PostgreSQL (a collation): the rows are
 // loaded into a temporary table, sorted and cut there.
 func (s *Session) scatterAtCoordinator(ctx context.Context, sc *planner.Scatter, conns []*conn, fields []pgproto3.FieldDescription, visible int,
-	values [][]byte, formats []int16, wOIDs []uint32, results []int16, limit, offset int64, describe bool) error {
-	cc, err := s.coordinator(ctx)
+	values [][]byte, formats []int16, wOIDs []uint32, results []int16, limit, offset int64, describe bool, ship *shipment) error {
+	tx, err := s.openCoordinator(ctx)
 	if err != nil {
 		return s.stmtError(ctx, err)
 	}
-	if err := s.beginCoordinator(ctx, cc); err != nil {
-		return s.stmtError(ctx, err)
-	}
-	done := false
-	defer func() {
-		if !done && !cc.Broken() {
-			cc.Exec(ctx, "ROLLBACK")
-		}
-	}()
+	cc := tx.cc
+	defer tx.close(ctx)
 	types, err := s.columnTypes(ctx, conns[0], fields)
 	if err != nil {
 		return s.stmtError(ctx, err)
@@ -491,6 +486,7 @@ func (s *Session) scatterAtCoordinator(ctx context.Context, sc *planner.Scatter,
 			c.Send(&pgproto3.Parse{Query: sc.Worker, ParameterOIDs: wOIDs})
 			c.unnamed = key
 		}
+		values, formats := ship.params(c.cluster, values, formats)
 		c.SendBind("", "", formats, values, []int16{rf})
 		c.SendExecute("", 0)
 		c.SendSync()
@@ -525,6 +521,7 @@ func (s *Session) scatterAtCoordinator(ctx context.Context, sc *planner.Scatter,
 		readToReady(ctx, cc)
 		return s.stmtError(ctx, firstErr)
 	}
+	s.countShipped(int64(w.rows))
 	if err := w.finish(ctx); err != nil {
 		return s.stmtError(ctx, err)
 	}
@@ -571,8 +568,7 @@ func (s *Session) scatterAtCoordinator(ctx context.Context, sc *planner.Scatter,
 		s.statementFailed()
 		return nil
 	}
-	done = true
-	if err := cc.Exec(ctx, "COMMIT"); err != nil {
+	if err := tx.commit(ctx); err != nil {
 		return s.stmtError(ctx, err)
 	}
 	return nil

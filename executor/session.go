@@ -51,6 +51,9 @@ type Config struct {
 	Version string
 	// Stats, when set, counts statements per cluster.
 	Stats *Stats
+	// Estimates, when set, caches the row estimates that choose how a
+	// join of tables of different distributions runs.
+	Estimates *Estimates
 	// Replicas, when set, chooses replicas for reads; nil sends every read
 	// to the primary.
 	Replicas Replicas
@@ -143,6 +146,10 @@ type Session struct {
 	// previous statement's, for SHOW sqlrouter.last_route.
 	route     []string
 	lastRoute []string
+	// rowsShipped counts the rows the current statement sent from one
+	// node to another; lastRowsShipped the previous statement's, for SHOW
+	// sqlrouter.last_rows_shipped.
+	rowsShipped, lastRowsShipped int64
 	// order is syncOrder's buffer.
 	order []*conn
 	// retries is the arena of readRetry, retryUsed its part in use;

@@ -93,7 +93,7 @@ func writes(p planner.Plan) bool {
 		return !p.ReadOnly
 	case *planner.Combine:
 		return !p.ReadOnly
-	case *planner.Finish, *planner.Empty, *planner.ShowRouter, *planner.CursorCommand, *planner.TxnControl, *planner.SessionSet:
+	case *planner.Finish, *planner.Join, *planner.Empty, *planner.ShowRouter, *planner.CursorCommand, *planner.TxnControl, *planner.SessionSet:
 		return false
 	}
 	return true
@@ -213,6 +213,10 @@ func (s *Session) runStatement(ctx context.Context, st planner.Statement, _ *pla
 		return s.runGenKeys(ctx, p, st, nil)
 	case *planner.Finish:
 		return s.runFinish(ctx, p, nil, true, st.Consistency)
+	case *planner.Join:
+		return s.runJoin(ctx, p, nil, true, st.Consistency)
+	case *planner.Sequence:
+		return s.runSequence(ctx, p, nil)
 	case *planner.Scatter:
 		return s.runScatter(ctx, p, nil, true, st.Consistency)
 	case *planner.Combine:
@@ -221,6 +225,8 @@ func (s *Session) runStatement(ctx context.Context, st planner.Statement, _ *pla
 		return s.runExplain(ctx, p, nil, true)
 	case *planner.CopyIn:
 		return s.runCopyIn(ctx, p)
+	case *planner.VerticalCopyIn:
+		return s.runVerticalCopyIn(ctx, p)
 	case *planner.CopyOut:
 		return s.runCopyOut(ctx, p)
 	default:

@@ -18,6 +18,21 @@ import (
 type Stats struct {
 	clusters sync.Map // name -> *ClusterCounters
 	nodes    sync.Map // URL -> *NodeCounters
+	// rowsShipped counts rows the router read from one node and sent to
+	// another (a cluster, or the coordinator), once per destination.
+	rowsShipped atomic.Int64
+}
+
+// RowsShipped returns how many rows the router has sent from one node to
+// another: gathered into the coordinator, partial aggregates combined
+// there, rows shipped to clusters by a broadcast or repartition join (a
+// row sent to several nodes counts once for each). Rows merged for the
+// client do not count.
+func (st *Stats) RowsShipped() int64 {
+	if st == nil {
+		return 0
+	}
+	return st.rowsShipped.Load()
 }
 
 // ClusterCounters are one cluster's counters.
@@ -184,5 +199,14 @@ func (s *Session) countRead(c *conn) {
 		counters.ReplicaReads.Add(1)
 	default:
 		counters.PrimaryReads.Add(1)
+	}
+}
+
+// countShipped counts rows the current statement sent from one node to
+// another.
+func (s *Session) countShipped(n int64) {
+	s.rowsShipped += n
+	if s.cfg.Stats != nil {
+		s.cfg.Stats.rowsShipped.Add(n)
 	}
 }

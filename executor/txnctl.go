@@ -142,6 +142,7 @@ func (s *Session) endTransaction(ctx context.Context, commit bool) error {
 	s.state = txIdle
 	s.readOnlyTxn = false
 	s.reads.localLevel = nil
+	s.reads.localJoin = ""
 	clear(s.txnConns)
 	defer s.collectStatuses(ps)
 	if !coordinated {

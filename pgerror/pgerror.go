@@ -28,6 +28,7 @@ const (
 	UndefinedCursor           = "34000"
 	DuplicatePreparedStmt     = "42P05"
 	UndefinedObject           = "42704"
+	UndefinedColumn           = "42703"
 	ProtocolViolation         = "08P01"
 	ConnectionFailure         = "08006"
 	CannotConnectNow          = "57P03"

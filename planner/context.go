@@ -25,6 +25,9 @@ type Context struct {
 	// shape is set while planning a statement's shape: parameters from
 	// shape.first on stand for its literals.
 	shape *shapeUses
+	// virtual are tables a distributed plan makes up for one statement
+	// (rows shipped to clusters), by name.
+	virtual map[string]*shardmap.Table
 }
 
 // Type OIDs of the parameter types the router can read a key from.
@@ -120,6 +123,9 @@ func (c *Context) searchPath() []string {
 
 // lookupTable finds a table of the map by the name a statement wrote.
 func (c *Context) lookupTable(schema, name string) *shardmap.Table {
+	if t := c.extraTable(schema, name); t != nil {
+		return t
+	}
 	if schema != "" {
 		t, _ := c.Map.LookupTable(schema, name)
 		return t

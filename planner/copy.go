@@ -208,13 +208,7 @@ func planCopyTableOut(ctx *Context, t *shardmap.Table, s *pg_query.CopyStmt, sql
 	if t.Reference {
 		// Any copy answers, as for reads of reference tables.
 		r := &Route{SQL: sql, ReadOnly: true}
-		def := ctx.Map.DefaultClusterName()
-		r.Target.AnyOf = append(r.Target.AnyOf, def)
-		for _, c := range ctx.Map.ClusterNames {
-			if c != def {
-				r.Target.AnyOf = append(r.Target.AnyOf, c)
-			}
-		}
+		r.Target.AnyOf = referenceCopies(ctx.Map)
 		return r, nil
 	}
 	opts, _ := copyOptions(s.Options)
@@ -240,7 +234,7 @@ func planCopyQuery(ctx *Context, s *pg_query.CopyStmt, sql string) (Plan, error)
 	switch p.(type) {
 	case *Route:
 		return nil, nil
-	case *Scatter, *Combine, *Finish:
+	case *Scatter, *Combine, *Finish, *Join:
 	default:
 		return nil, pgerror.Unsupported("COPY of a data-modifying statement whose rows lie on several clusters is not supported")
 	}

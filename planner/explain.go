@@ -60,6 +60,23 @@ func Steps(p Plan) ([]Step, string) {
 		var t Target
 		t.addStatic(p.Clusters...)
 		return []Step{{What: "broadcast", SQL: p.SQL, Target: t, Params: allNumbers(p.SQL)}}, ""
+	case *Sequence:
+		var steps []Step
+		for _, st := range p.Steps {
+			inner, _ := Steps(st.Plan)
+			for _, in := range inner {
+				in.What = st.What
+				if in.Params == nil {
+					in.Params = st.Params
+				} else {
+					for i, n := range in.Params {
+						in.Params[i] = st.Params[n-1]
+					}
+				}
+				steps = append(steps, in)
+			}
+		}
+		return steps, ""
 	case *FanOut:
 		return []Step{{What: "fan-out", SQL: p.SQL, Target: p.Target, Params: allNumbers(p.SQL)}}, ""
 	case *SplitInsert:
@@ -131,7 +148,7 @@ func planExplain(ctx *Context, s *pg_query.ExplainStmt, sql string) (Plan, error
 		p.Spread = nil
 	}
 	switch p.(type) {
-	case *Route, *Scatter, *Combine, *Finish, *Broadcast, *SplitInsert, *FanOut, *InsertSelect, *GenKeys:
+	case *Route, *Scatter, *Combine, *Finish, *Join, *Broadcast, *SplitInsert, *Sequence, *FanOut, *InsertSelect, *GenKeys:
 	default:
 		return nil, pgerror.Unsupported("EXPLAIN of this statement is not supported through the router")
 	}
@@ -141,6 +158,7 @@ func planExplain(ctx *Context, s *pg_query.ExplainStmt, sql string) (Plan, error
 
 // deparseAny turns any statement back into SQL.
 func deparseAny(ctx *Context, stmt proto.Message) (string, error) {
+	stmt = parenthesizeNullTests(stmt)
 	node := &pg_query.Node{}
 	m := node.ProtoReflect()
 	fd := m.Descriptor().Oneofs().Get(0).Fields()

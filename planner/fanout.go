@@ -21,6 +21,10 @@ type FanOut struct {
 	Target Target
 	// Reason says why every cluster gets it, for EXPLAIN.
 	Reason string
+
+	// rewritten is set when SQL is a rewrite of the statement (a
+	// vertically partitioned table's groups), to run instead of its text.
+	rewritten bool
 }
 
 func (f *FanOut) explain(b *strings.Builder) {
@@ -99,13 +103,19 @@ func planFanOut(ctx *Context, a *analysis, stmt proto.Message) (*FanOut, error) 
 // can be: the clusters of the narrowest key condition among them, else
 // every cluster of the distribution.
 func pinnedTarget(rels []*relRef, d *shardmap.Distribution) Target {
-	var t Target
 	var best *Pin
 	for _, r := range rels {
 		if r.pin != nil && (best == nil || len(r.pin.Values) < len(best.Values)) {
 			best = r.pin
 		}
 	}
+	return pinTarget(best, d)
+}
+
+// pinTarget is the clusters a key condition selects, or every cluster of
+// the distribution without one.
+func pinTarget(best *Pin, d *shardmap.Distribution) Target {
+	var t Target
 	if best != nil {
 		t.addPin(*best)
 	} else {
@@ -126,3 +136,58 @@ func hasCurrentOf(where *pg_query.Node) bool {
 	})
 	return found
 }
+
+// joinedOnKeys reports whether the distributed tables are all joined on
+// their distribution keys (directly or through each other), by equalities
+// in WHERE or in the ON conditions of joins.
+func joinedOnKeys(a *analysis, s *pg_query.SelectStmt, dist, top []*relRef) bool {
+	if len(dist) == 1 {
+		return true
+	}
+	parent := map[*relRef]*relRef{}
+	var find func(r *relRef) *relRef
+	find = func(r *relRef) *relRef {
+		if p, ok := parent[r]; ok && p != r {
+			root := find(p)
+			parent[r] = root
+			return root
+		}
+		return r
+	}
+	link := func(qual *pg_query.Node) {
+		for _, c := range conjuncts(qual) {
+			e, ok := unwrap(c).(*pg_query.A_Expr)
+			if !ok || e.Kind != pg_query.A_Expr_Kind_AEXPR_OP || !isEqualsOperator(e.Name) {
+				continue
+			}
+			l, r := a.keyColumn(e.Lexpr, dist), a.keyColumn(e.Rexpr, dist)
+			if l != nil && r != nil && l != r {
+				parent[find(l)] = find(r)
+			}
+		}
+	}
+	link(s.WhereClause)
+	var walk func(n *pg_query.Node)
+	walk = func(n *pg_query.Node) {
+		if j, ok := unwrap(n).(*pg_query.JoinExpr); ok {
+			walk(j.Larg)
+			walk(j.Rarg)
+			if j.Jointype != pg_query.JoinType_JOIN_FULL {
+				link(j.Quals)
+			}
+		}
+	}
+	for _, f := range s.FromClause {
+		walk(f)
+	}
+	root := find(dist[0])
+	for _, r := range dist[1:] {
+		if find(r) != root {
+			return false
+		}
+	}
+	return true
+}
+
+// outerJoinsKeepRows reports whether no outer join keeps rows of reference
+// tables alone against distributed rows: each cluster would return those

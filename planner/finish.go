@@ -151,13 +151,7 @@ func gatherFor(ctx *Context, r *relRef, n int) (*Gather, error) {
 			g.Target.addStatic(r.table.Distribution.Clusters()...)
 		}
 	case r.table != nil: // a reference table: any copy
-		def := ctx.Map.DefaultClusterName()
-		g.Target.AnyOf = append(g.Target.AnyOf, def)
-		for _, c := range ctx.Map.ClusterNames {
-			if c != def {
-				g.Target.AnyOf = append(g.Target.AnyOf, c)
-			}
-		}
+		g.Target.AnyOf = referenceCopies(ctx.Map)
 	default:
 		g.Target.addStatic(ctx.Map.DefaultClusterName())
 	}
@@ -199,6 +193,7 @@ func renumberParams(msg proto.Message) []int {
 
 // deparse turns one statement back into SQL.
 func deparse(ctx *Context, stmt proto.Message) (string, error) {
+	stmt = parenthesizeNullTests(stmt)
 	node := &pg_query.Node{}
 	switch s := stmt.(type) {
 	case *pg_query.SelectStmt:

@@ -41,6 +41,10 @@ type Statement struct {
 	SessionState bool
 	// Plan is what to do.
 	Plan Plan
+	// Rewritten is set when SQL is the planner's rewrite of the client's
+	// text (a statement on a vertically partitioned table): clusters get
+	// SQL, not the text the client prepared.
+	Rewritten bool
 }
 
 // Empty is an empty query (only whitespace, comments or semicolons).
@@ -69,6 +73,10 @@ type Route struct {
 	// KeyMove, for an UPDATE that assigns the distribution key, is checked
 	// at each execution: the new key must belong on the same cluster.
 	KeyMove *KeyMove
+
+	// rewritten is set when SQL is a rewrite of the statement (a
+	// vertically partitioned table's groups), to run instead of its text.
+	rewritten bool
 }
 
 // Cluster returns the one cluster an execution runs on, or an error when
@@ -125,6 +133,8 @@ type Broadcast struct {
 	// DataWrite is set for a write to a reference table (the others are
 	// DDL).
 	DataWrite bool
+
+	rewritten bool
 }
 
 // SequenceScope names the sequences a DDL statement may create: those a

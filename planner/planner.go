@@ -120,8 +120,12 @@ func planTree(ctx *Context, sql string, tree *pg_query.ParseResult) ([]Statement
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, Statement{SQL: text, CharOffset: utf8.RuneCountInString(sql[:offset]), Plan: plan, Consistency: consistencyHint(text),
-			TempObjects: createsTemp(raw.Stmt), SessionState: holdsSessionState(raw.Stmt, text)})
+		st := Statement{SQL: text, CharOffset: utf8.RuneCountInString(sql[:offset]), Plan: plan, Consistency: consistencyHint(text),
+			TempObjects: createsTemp(raw.Stmt), SessionState: holdsSessionState(raw.Stmt, text)}
+		if rewritten, ok := RewrittenSQL(plan); ok {
+			st.SQL, st.Rewritten = rewritten, true
+		}
+		out = append(out, st)
 	}
 	// Every statement of a text is planned before any runs, with the
 	// search_path of the moment: one that changes it must come last.

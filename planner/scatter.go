@@ -120,7 +120,7 @@ func planScatter(ctx *Context, stmt proto.Message, sql string) (Plan, bool, erro
 		return nil, false, nil
 	}
 	s := proto.Clone(s0).(*pg_query.SelectStmt)
-	if s.Op != pg_query.SetOperation_SETOP_NONE || s.WithClause != nil || s.IntoClause != nil ||
+	if s.Op != pg_query.SetOperation_SETOP_NONE || s.IntoClause != nil ||
 		len(s.LockingClause) > 0 || len(s.ValuesLists) > 0 || len(s.DistinctClause) > 0 ||
 		s.LimitOption == pg_query.LimitOption_LIMIT_OPTION_WITH_TIES {
 		return nil, false, nil
@@ -133,7 +133,7 @@ func planScatter(ctx *Context, stmt proto.Message, sql string) (Plan, bool, erro
 	if len(a.unmapped) > 0 || a.systemColumns || a.sequences || a.catalog {
 		return nil, false, nil
 	}
-	var dist, top []*relRef
+	var top []*relRef
 	var d *shardmap.Distribution
 	for _, r := range a.all {
 		if r.depth == 1 {
@@ -145,17 +145,22 @@ func planScatter(ctx *Context, stmt proto.Message, sql string) (Plan, bool, erro
 		if !r.distributed() {
 			continue
 		}
-		if r.depth != 1 || (d != nil && r.table.Distribution != d) {
+		if d != nil && r.table.Distribution != d {
 			return nil, false, nil
 		}
 		d = r.table.Distribution
-		dist = append(dist, r)
 	}
-	if len(dist) == 0 || !joinedOnKeys(a, s, dist, top) || !outerJoinsKeepRows(s.FromClause, a) {
+	if d == nil {
+		return nil, false, nil
+	}
+	// Each row of the FROM list must come from one cluster's rows; the
+	// pin of a table every row needs bounds the clusters.
+	best, ok := colocatedRead(a, s)
+	if !ok {
 		return nil, false, nil
 	}
 	calls := topLevelCalls(s)
-	target := pinnedTarget(dist, d)
+	target := pinTarget(best, d)
 	grouped := calls.aggregates || len(s.GroupClause) > 0 || s.HavingClause != nil
 	if grouped && !groupedByKey(a, s, top) {
 		if calls.unknown {
@@ -386,101 +391,6 @@ func topLevelCalls(s *pg_query.SelectStmt) (c calls) {
 	return c
 }
 
-// joinedOnKeys reports whether the distributed tables are all joined on
-// their distribution keys (directly or through each other), by equalities
-// in WHERE or in the ON conditions of joins.
-func joinedOnKeys(a *analysis, s *pg_query.SelectStmt, dist, top []*relRef) bool {
-	if len(dist) == 1 {
-		return true
-	}
-	parent := map[*relRef]*relRef{}
-	var find func(r *relRef) *relRef
-	find = func(r *relRef) *relRef {
-		if p, ok := parent[r]; ok && p != r {
-			root := find(p)
-			parent[r] = root
-			return root
-		}
-		return r
-	}
-	link := func(qual *pg_query.Node) {
-		for _, c := range conjuncts(qual) {
-			e, ok := unwrap(c).(*pg_query.A_Expr)
-			if !ok || e.Kind != pg_query.A_Expr_Kind_AEXPR_OP || !isEqualsOperator(e.Name) {
-				continue
-			}
-			l, r := a.keyColumn(e.Lexpr, dist), a.keyColumn(e.Rexpr, dist)
-			if l != nil && r != nil && l != r {
-				parent[find(l)] = find(r)
-			}
-		}
-	}
-	link(s.WhereClause)
-	var walk func(n *pg_query.Node)
-	walk = func(n *pg_query.Node) {
-		if j, ok := unwrap(n).(*pg_query.JoinExpr); ok {
-			walk(j.Larg)
-			walk(j.Rarg)
-			if j.Jointype != pg_query.JoinType_JOIN_FULL {
-				link(j.Quals)
-			}
-		}
-	}
-	for _, f := range s.FromClause {
-		walk(f)
-	}
-	root := find(dist[0])
-	for _, r := range dist[1:] {
-		if find(r) != root {
-			return false
-		}
-	}
-	return true
-}
-
-// outerJoinsKeepRows reports whether no outer join keeps rows of reference
-// tables alone against distributed rows: each cluster would return those
-// rows, unmatched, once more.
-func outerJoinsKeepRows(from []*pg_query.Node, a *analysis) bool {
-	ok := true
-	var hasDist func(n *pg_query.Node) bool
-	hasDist = func(n *pg_query.Node) bool {
-		switch x := unwrap(n).(type) {
-		case *pg_query.RangeVar:
-			for _, r := range a.all {
-				if r.rv == x {
-					return r.distributed()
-				}
-			}
-		case *pg_query.JoinExpr:
-			return hasDist(x.Larg) || hasDist(x.Rarg)
-		}
-		return false
-	}
-	var walk func(n *pg_query.Node)
-	walk = func(n *pg_query.Node) {
-		j, isJoin := unwrap(n).(*pg_query.JoinExpr)
-		if !isJoin {
-			return
-		}
-		walk(j.Larg)
-		walk(j.Rarg)
-		l, r := hasDist(j.Larg), hasDist(j.Rarg)
-		switch j.Jointype {
-		case pg_query.JoinType_JOIN_LEFT:
-			ok = ok && (l || !r)
-		case pg_query.JoinType_JOIN_RIGHT:
-			ok = ok && (r || !l)
-		case pg_query.JoinType_JOIN_FULL:
-			ok = ok && (l == r)
-		}
-	}
-	for _, f := range from {
-		walk(f)
-	}
-	return ok
-}
-
 // windowsByKey reports whether every window function partitions by a
 // distribution key, so that each partition lives on one cluster.
 func windowsByKey(a *analysis, s *pg_query.SelectStmt, top []*relRef) bool {
@@ -502,21 +412,10 @@ func windowsByKey(a *analysis, s *pg_query.SelectStmt, top []*relRef) bool {
 			if !isFunc || f.Over == nil {
 				return true
 			}
-			w := f.Over
-			for w.Refname != "" || (w.Name != "" && len(w.PartitionClause) == 0) {
-				ref := w.Refname
-				if ref == "" {
-					ref = w.Name
-				}
-				next, found := named[ref]
-				if !found || next == w {
-					break
-				}
-				w = next
-			}
+			w := baseWindow(named, f.Over)
 			byKey := false
 			for _, p := range w.PartitionClause {
-				if r := a.keyColumn(p, top); r != nil && r.distributed() {
+				if r := a.keyColumn(p, top); r != nil && r.distributed() && !r.nullable {
 					byKey = true
 				}
 			}
@@ -525,6 +424,23 @@ func windowsByKey(a *analysis, s *pg_query.SelectStmt, top []*relRef) bool {
 		})
 	}
 	return ok
+}
+
+// baseWindow follows a window's references to named windows (OVER w,
+// OVER (w ORDER BY ...)) to the definition that holds its partitions.
+func baseWindow(named map[string]*pg_query.WindowDef, w *pg_query.WindowDef) *pg_query.WindowDef {
+	for w.Refname != "" || (w.Name != "" && len(w.PartitionClause) == 0) {
+		ref := w.Refname
+		if ref == "" {
+			ref = w.Name
+		}
+		next, found := named[ref]
+		if !found || next == w {
+			break
+		}
+		w = next
+	}
+	return w
 }
 
 // groupedByKey reports whether GROUP BY names a distribution key, so that
@@ -540,7 +456,9 @@ func groupedByKey(a *analysis, s *pg_query.SelectStmt, top []*relRef) bool {
 		if !ok {
 			continue
 		}
-		if r := a.keyColumn(expr, top); r != nil && r.distributed() {
+		// NULL keys of an outer join's nullable side come from every
+		// cluster: their group would be split.
+		if r := a.keyColumn(expr, top); r != nil && r.distributed() && !r.nullable {
 			return true
 		}
 	}

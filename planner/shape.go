@@ -122,6 +122,11 @@ func buildTemplate(ctx *Context, sql string, n *normalizer, tree *pg_query.Parse
 	if err != nil {
 		return nil
 	}
+	if _, ok := RewrittenSQL(plan); ok {
+		// The shards run the planner's rewrite (a vertical table's
+		// groups), not the client's text: it is planned from each text.
+		return nil
+	}
 	t := &routeTemplate{first: first, uses: uses.uses, start: offset, tail: len(sql) - offset - len(text),
 		charOffset: utf8.RuneCountInString(sql[:offset]), tempObjects: createsTemp(raw.Stmt),
 		sessionState: holdsSessionState(raw.Stmt, text)}

@@ -59,7 +59,7 @@ func loadCorpus(t *testing.T) []corpusQuery {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, script := range []string{"queries.sql", "writes.sql"} {
+	for _, script := range []string{"queries.sql", "writes.sql", "joins.sql"} {
 		for i, sql := range readScript(t, "../difftest/testdata/"+script) {
 			out = append(out, corpusQuery{where: fmt.Sprintf("%s block %d", script, i), sql: sql, m: diffMap})
 		}

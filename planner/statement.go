@@ -13,6 +13,9 @@ import (
 
 // planStatement plans one parsed statement whose text is sql.
 func planStatement(ctx *Context, raw *pg_query.RawStmt, sql string) (Plan, error) {
+	if p, ok, err := planVertical(ctx, raw, sql); ok || err != nil {
+		return p, err
+	}
 	switch s := unwrap(raw.Stmt).(type) {
 	case *pg_query.SelectStmt, *pg_query.UpdateStmt, *pg_query.DeleteStmt:
 		return planDML(ctx, s, sql)
@@ -158,7 +161,7 @@ func planSpread(ctx *Context, stmt proto.Message, sql string) (Plan, error) {
 	if p, ok, err := planScatter(ctx, stmt, sql); ok || err != nil {
 		return p, err
 	}
-	return planFinish(ctx, stmt, sql)
+	return planJoin(ctx, stmt, sql)
 }
 
 // spansClusters reports the errors routeFor gives for statements that need
@@ -211,13 +214,7 @@ func routeFor(ctx *Context, a *analysis, sql string, write bool) (Plan, error) {
 		}
 	case len(refs) > 0 && len(a.unmapped) == 0 && !write:
 		// Reference tables only: any copy answers.
-		def := ctx.Map.DefaultClusterName()
-		t.AnyOf = append(t.AnyOf, def)
-		for _, c := range ctx.Map.ClusterNames {
-			if c != def {
-				t.AnyOf = append(t.AnyOf, c)
-			}
-		}
+		t.AnyOf = referenceCopies(ctx.Map)
 	default:
 		// Tables outside the map (and catalogs) live on the default
 		// cluster, which also holds a copy of every reference table.

@@ -159,6 +159,11 @@ func (t *Target) Deferred() bool { return len(t.params) > 0 }
 // Bind. A constant with no cluster (a list value nobody claims, a key in a
 // gap between ranges) cannot match any row and chooses nothing.
 func (t *Target) addPin(p Pin) {
+	for _, q := range t.Pins {
+		if q.String() == p.String() {
+			return // the same condition again (a rewrite repeats it)
+		}
+	}
 	t.Pins = append(t.Pins, p)
 	d := p.Table.Distribution
 	var params []KeyExpr

@@ -147,6 +147,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*Router, error
 		Logger:         logger,
 		Version:        Version,
 		Stats:          stats,
+		Estimates:      &executor.Estimates{},
 		Replicas:       tracker,
 		Reads:          reads,
 		Admin:          r,

@@ -33,6 +33,9 @@ func (m *Map) Encode() ([]byte, error) {
 			}
 			addPair(cn, "replicas", reps)
 		}
+		if c.Syncing {
+			addPair(cn, "state", strNode("syncing"))
+		}
 		addPair(clusters, name, cn)
 	}
 	addPair(root, "clusters", clusters)
@@ -168,6 +171,9 @@ func encodeTable(t *Table) *yaml.Node {
 				cols.Content = append(cols.Content, strNode(c))
 			}
 			addPair(gn, "columns", cols)
+			if g.Distribution != nil && g.Distribution != t.Distribution {
+				addPair(gn, "distribution", strNode(g.Distribution.Name))
+			}
 			groups.Content = append(groups.Content, gn)
 		}
 		addPair(n, "vertical", groups)

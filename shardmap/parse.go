@@ -103,6 +103,10 @@ func (w *walker) document(root *yaml.Node) *Map {
 	if f, ok := top["tables"]; ok {
 		w.tables(m, f)
 	}
+	if m.DefaultCluster == "" && len(m.ClusterNames) > 0 && m.Clusters[m.ClusterNames[0]].Syncing {
+		w.addAt(w.node(root), "clusters", "the first cluster %q is the default cluster and cannot be syncing: set default_cluster to an active one", m.ClusterNames[0])
+	}
+	m.indexPhysical()
 	return m
 }
 
@@ -112,8 +116,13 @@ func (w *walker) clusterRef(m *Map, n *yaml.Node, path string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	if _, known := m.Clusters[s]; !known {
+	c, known := m.Clusters[s]
+	if !known {
 		w.addAt(w.node(n), path, "unknown cluster %q", s)
+		return "", false
+	}
+	if c.Syncing {
+		w.addAt(w.node(n), path, "cluster %q is syncing (its reference tables are not copied yet): it cannot hold distributed rows or be the default cluster until `sqlrouter reference sync` marks it active", s)
 		return "", false
 	}
 	return s, true

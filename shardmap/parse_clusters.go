@@ -33,6 +33,17 @@ func (w *walker) clusters(m *Map, f field) {
 		if r, ok := obj["replicas"]; ok {
 			c.Replicas = w.replicas(r)
 		}
+		if sf, ok := obj["state"]; ok {
+			if s, ok := w.str(sf.value, sf.path); ok {
+				switch s {
+				case "active":
+				case "syncing":
+					c.Syncing = true
+				default:
+					w.addAt(w.node(sf.value), sf.path, "unknown cluster state %q (expected active or syncing)", s)
+				}
+			}
+		}
 	}
 }
 

@@ -106,7 +106,7 @@ func (w *walker) table(m *Map, t *Table, tf field) bool {
 	}
 	t.Key = key
 	if hasVertical {
-		t.Vertical, ok = w.vertical(t, vf)
+		t.Vertical, ok = w.vertical(m, t, vf)
 		good = good && ok
 	}
 	return good

@@ -4,7 +4,7 @@ import "go.yaml.in/yaml/v3"
 
 // vertical reads the physical tables of a vertically partitioned table:
 // every group carries the key, and no other column is in two groups.
-func (w *walker) vertical(t *Table, f field) ([]VerticalGroup, bool) {
+func (w *walker) vertical(m *Map, t *Table, f field) ([]VerticalGroup, bool) {
 	items, ok := w.nonEmptyList(f)
 	if !ok {
 		return nil, false
@@ -36,6 +36,14 @@ func (w *walker) vertical(t *Table, f field) ([]VerticalGroup, bool) {
 					g.Table, g.Schema, g.Name = s, schema, name
 					w.physical = append(w.physical, physicalRef{qualifiedName{schema, name}, s, w.node(tf.value), tf.path})
 				}
+			} else {
+				good = false
+			}
+		}
+		g.Distribution = t.Distribution
+		if df, ok := obj["distribution"]; ok {
+			if d, ok := w.groupDistribution(m, t, df); ok {
+				g.Distribution = d
 			} else {
 				good = false
 			}

@@ -23,6 +23,8 @@ type Map struct {
 	Tables map[string]*Table
 
 	tableIndex map[qualifiedName]*Table
+	// physicalIndex finds the physical tables of vertical groups.
+	physicalIndex map[qualifiedName]*Table
 	// distOrder and tableOrder keep document order for Encode.
 	distOrder, tableOrder []string
 }
@@ -38,6 +40,11 @@ type Cluster struct {
 	Primary string
 	// Replicas lists the replicas in document order.
 	Replicas []Replica
+	// Syncing is set (state: syncing) while the cluster receives its
+	// copies of the reference tables: the router writes reference tables
+	// there but reads them elsewhere, and no distribution may place rows
+	// on it.
+	Syncing bool
 }
 
 // Replica is one streaming replica of a cluster.
@@ -80,6 +87,12 @@ type VerticalGroup struct {
 	Schema, Name string
 	// Columns lists the columns the physical table holds, the key included.
 	Columns []string
+	// Distribution places the group's rows: the logical table's, unless
+	// the group names another of the same key type.
+	Distribution *Distribution
+	// Physical describes the group's table as a table of the map (its
+	// name, schema, distribution and key), for statements that name it.
+	Physical *Table
 }
 
 // LookupTable finds the map entry for a table. schema "" or "public"

@@ -234,9 +234,10 @@ func (s *scenario) recover(as string, timeout, retention time.Duration, inFlight
 	for _, name := range inFlight {
 		flying[s.txns[name].txid] = true
 	}
+	log := NewEtcdLog(s.cli, as, s.prefix+"txn/")
 	rec := NewRecovery(RecoveryOptions{
 		RouterID:          as,
-		Log:               NewEtcdLog(s.cli, as, s.prefix+"txn/"),
+		Log:               log,
 		Routers:           s.registry,
 		InFlight:          func(txid string) bool { return flying[txid] },
 		Primaries:         func() map[string]string { return prims },
@@ -244,6 +245,9 @@ func (s *scenario) recover(as string, timeout, retention time.Duration, inFlight
 		AbortRetention:    retention,
 	})
 	rep, err := rec.RecoverOnce(s.ctx)
+	if ferr := log.Flush(s.ctx); ferr != nil {
+		s.t.Fatal(ferr)
+	}
 	var out []string
 	add := func(format string, items []string) {
 		items = slices.Clone(items)

@@ -4,6 +4,7 @@
 //	sqlrouter dev                 a whole local deployment in one command
 //	sqlrouter serve --config F    run the router
 //	sqlrouter shardmap validate|apply|get
+//	sqlrouter reference sync      copy reference tables to a new cluster
 package main
 
 import (
@@ -27,6 +28,6 @@ func rootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCommand(), devCommand(), shardmapCommand(), versionCommand())
+	root.AddCommand(serveCommand(), devCommand(), shardmapCommand(), referenceCommand(), versionCommand())
 	return root
 }

@@ -490,6 +490,11 @@ SELECT max(mood), min(mood) FROM customers
 
 SELECT id FROM customers WHERE mood > 'sad' ORDER BY id LIMIT 10
 
+-- IS NULL over NOT, AND or OR, which the deparser must parenthesize
+SELECT count(*) FILTER (WHERE (NOT active OR tier > 1) IS NULL), count(*) FILTER (WHERE (active AND tier > 1) IS NOT NULL) FROM customers
+
+SELECT id FROM customers WHERE (NOT active) IS NULL ORDER BY id
+
 -- errors
 -- error 22012
 SELECT sum(qty) / 0 FROM orders
