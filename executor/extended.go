@@ -103,6 +103,9 @@ func (b *boundParams) subset(nums []int) (*planner.Params, []uint32) {
 		oids = make([]uint32, len(nums))
 	}
 	for i, n := range nums {
+		if n < 1 {
+			continue // the planner refuses $0; never index with it
+		}
 		if n-1 < len(b.params.Values) {
 			p.Values[i] = b.params.Values[n-1]
 		}

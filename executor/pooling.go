@@ -157,6 +157,14 @@ func (s *Session) Open(ctx context.Context) (map[string]string, error) {
 		c.statuses = nil
 	}
 	params := maps.Clone(c.ServerParams)
+	if v, ok := params["standard_conforming_strings"]; ok && v != "on" {
+		// A default set on the server (ALTER DATABASE or ROLE ... SET):
+		// the router would read the session's strings differently from
+		// the server.
+		s.giveBackAll()
+		return nil, pgerror.Unsupported("standard_conforming_strings = off is not supported (cluster %s has it off for this user and database)", c.cluster).
+			WithHint("Remove the ALTER DATABASE or ALTER ROLE setting on the clusters.")
+	}
 	maps.Copy(s.reported, params)
 	s.releaseIdle()
 	return params, nil

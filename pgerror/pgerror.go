@@ -29,6 +29,7 @@ const (
 	DuplicatePreparedStmt     = "42P05"
 	UndefinedObject           = "42704"
 	UndefinedColumn           = "42703"
+	UndefinedParameter        = "42P02"
 	ProtocolViolation         = "08P01"
 	ConnectionFailure         = "08006"
 	CannotConnectNow          = "57P03"

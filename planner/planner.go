@@ -7,6 +7,7 @@ import (
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 	pgparser "github.com/pganalyze/pg_query_go/v6/parser"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/sqlrouter/sqlrouter/pgerror"
 )
@@ -103,9 +104,9 @@ func (p *Planner) planPrepared(ctx Context, key cacheKey, sql string) cacheEntry
 
 // parseAndPlan plans every statement of a text.
 func parseAndPlan(ctx *Context, sql string) ([]Statement, error) {
-	tree, err := pg_query.Parse(sql)
+	tree, err := parse(sql)
 	if err != nil {
-		return nil, syntaxError(err)
+		return nil, err
 	}
 	return planTree(ctx, sql, tree)
 }
@@ -152,6 +153,31 @@ func stmtText(sql string, raw *pg_query.RawStmt) (string, int) {
 	text := sql[start:end]
 	trimmed := strings.TrimLeft(text, " \t\r\n\f")
 	return trimmed, start + len(text) - len(trimmed)
+}
+
+// parse parses a text as PostgreSQL's parser would, with the check of its
+// analysis the router needs before planning: parameter numbers start at
+// $1 (the lexer reads $0, the server refuses it).
+func parse(sql string) (*pg_query.ParseResult, error) {
+	tree, err := pg_query.Parse(sql)
+	if err != nil {
+		return nil, syntaxError(err)
+	}
+	if strings.Contains(sql, "$0") {
+		for _, raw := range tree.Stmts {
+			var bad *pg_query.ParamRef
+			inspect(raw, func(m proto.Message) bool {
+				if r, ok := m.(*pg_query.ParamRef); ok && r.Number < 1 {
+					bad = r
+				}
+				return bad == nil
+			})
+			if bad != nil {
+				return nil, pgerror.New(pgerror.UndefinedParameter, "there is no parameter $%d", bad.Number)
+			}
+		}
+	}
+	return tree, nil
 }
 
 func syntaxError(err error) error {

@@ -90,10 +90,9 @@ func (n *normalizer) cacheKey(ctx Context) []byte {
 // not fit this text.
 func (p *Planner) planFirst(ctx Context, sql string, n *normalizer, h uint64, q *Query) error {
 	p.counts.misses.Add(1)
-	tree, err := pg_query.Parse(sql)
+	tree, err := parse(sql)
 	if err != nil {
 		p.shapes.put(h, &shapePlan{key: string(n.key)})
-		err = syntaxError(err)
 		p.remember(textKey(ctx, sql), nil, err)
 		return err
 	}

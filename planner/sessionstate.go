@@ -1,10 +1,13 @@
 package planner
 
 import (
+	"errors"
 	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/sqlrouter/sqlrouter/pgerror"
 )
 
 // holdsSessionState reports statements that leave state in the backend
@@ -73,3 +76,70 @@ func containsFold(s, sub string) bool {
 	}
 	return false
 }
+
+// checkReadingSettings refuses set_config() calls that would change how
+// the router reads the session's text: it lexes, parses and hashes SQL as
+// UTF8 with standard conforming strings, and refuses SET of either; this
+// closes the function-call route to the same settings. A value the
+// router cannot see (a parameter, an expression) for either setting is
+// refused too. (A setting named by a parameter is let through: the
+// router cannot know it, and refusing every such call would refuse the
+// common set_config($1, $2, true).) While a shape is planned, the
+// literals are parameters: such statements are planned from their text.
+func checkReadingSettings(ctx *Context, n *pg_query.Node, sql string) error {
+	if !containsFold(sql, "set_config") {
+		return nil
+	}
+	if ctx.shape != nil {
+		return errShapeNeedsText
+	}
+	var err error
+	inspect(unwrap(n), func(m proto.Message) bool {
+		f, ok := m.(*pg_query.FuncCall)
+		if !ok || err != nil {
+			return err == nil
+		}
+		names := nameList(f.Funcname)
+		if names[len(names)-1] != "set_config" || len(f.Args) < 2 {
+			return true
+		}
+		name, known := constText(f.Args[0])
+		value, valueKnown := constText(f.Args[1])
+		switch {
+		case !known:
+		case !strings.EqualFold(name, "standard_conforming_strings") && !strings.EqualFold(name, "client_encoding"):
+		case !valueKnown:
+			err = pgerror.Unsupported("set_config() of %s with a value that is not a literal is not supported", strings.ToLower(name))
+		case strings.EqualFold(name, "standard_conforming_strings") && !isOn(value):
+			err = pgerror.Unsupported("standard_conforming_strings = off is not supported")
+		case strings.EqualFold(name, "client_encoding") && !isUTF8Name(value):
+			err = pgerror.Unsupported("client_encoding %s is not supported: sqlrouter speaks UTF8 only", value)
+		}
+		return err == nil
+	})
+	return err
+}
+
+// constText returns a string literal's text (under casts).
+func constText(n *pg_query.Node) (string, bool) {
+	for {
+		tc, ok := unwrap(n).(*pg_query.TypeCast)
+		if !ok {
+			break
+		}
+		n = tc.Arg
+	}
+	c, ok := unwrap(n).(*pg_query.A_Const)
+	if !ok {
+		return "", false
+	}
+	s, ok := c.Val.(*pg_query.A_Const_Sval)
+	if !ok {
+		return "", false
+	}
+	return s.Sval.Sval, true
+}
+
+// errShapeNeedsText stops the planning of a shape whose plan a literal
+// may change: the statement is planned from its text.
+var errShapeNeedsText = errors.New("planned from its text")

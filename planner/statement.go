@@ -13,6 +13,9 @@ import (
 
 // planStatement plans one parsed statement whose text is sql.
 func planStatement(ctx *Context, raw *pg_query.RawStmt, sql string) (Plan, error) {
+	if err := checkReadingSettings(ctx, raw.Stmt, sql); err != nil {
+		return nil, err
+	}
 	if p, ok, err := planVertical(ctx, raw, sql); ok || err != nil {
 		return p, err
 	}

@@ -72,7 +72,7 @@ func tailString(s string, n int) string {
 
 // tryPgbenchInit runs `pgbench -i` against the router, client-side and
 // server-side generation, and records what happens: it is how a user would
-// load pgbench data, and the router is expected to refuse parts of it.
+// load pgbench data; a failure is recorded with the router's error.
 func (h *harness) tryPgbenchInit(ctx context.Context, s *stack) {
 	for _, variant := range []struct{ label, steps string }{
 		{"client-side data generation (COPY)", "dtgvp"},
