@@ -18,6 +18,11 @@ type Pool interface {
 
 // lease borrows a backend session for cluster at url.
 func (s *Session) lease(ctx context.Context, cluster, url string) (*conn, error) {
+	if s.cancelled.Load() {
+		// The cancel went to the sessions the request held; one leased
+		// now would run its part to the end.
+		return nil, pgerror.New(pgerror.QueryCanceled, "canceling statement due to user request")
+	}
 	e, err := s.cfg.Pool.Acquire(ctx, pool.Key{Cluster: cluster, URL: url})
 	switch {
 	case errors.Is(err, pool.ErrTimeout), errors.Is(err, pool.ErrTooManyWaiters):

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
@@ -120,6 +121,10 @@ type Session struct {
 	// another goroutine.
 	cancelMu   sync.Mutex
 	cancelable []*backend.Conn
+	// cancelled is set by Cancel until the next request begins
+	// (BeginRequest): a backend session leased after the cancel would
+	// miss it, so the request leases none and fails with 57014.
+	cancelled atomic.Bool
 
 	// replicas are the backend sessions on replicas, by URL.
 	replicas map[string]*conn
@@ -206,6 +211,7 @@ func (s *Session) SearchPath() string { return s.settings.value("search_path") }
 // a statement that fans out stops everywhere. It may be called from any
 // goroutine.
 func (s *Session) Cancel(ctx context.Context) {
+	s.cancelled.Store(true)
 	s.cancelMu.Lock()
 	list := slices.Clone(s.cancelable)
 	s.cancelMu.Unlock()
@@ -219,6 +225,10 @@ func (s *Session) Cancel(ctx context.Context) {
 	}
 	wg.Wait()
 }
+
+// BeginRequest notes that the client sent a new request: a cancel of the
+// previous one no longer applies.
+func (s *Session) BeginRequest() { s.cancelled.Store(false) }
 
 // publishConns refreshes the list Cancel reads.
 func (s *Session) publishConns() {

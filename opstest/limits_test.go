@@ -40,6 +40,22 @@ func twoClusterSleep(t *testing.T, c *pgx.Conn) string {
 	return fmt.Sprintf("SELECT id, pg_sleep(60) FROM customers WHERE id IN (%d, %d)", k0, k1)
 }
 
+// sleepersStop fails the test unless every pg_sleep(60) of the test stops
+// soon after the client got its cancel error: the part of the statement
+// that failed first returns the error, the others are being cancelled
+// meanwhile; one that is never cancelled sleeps on past the limit.
+func sleepersStop(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for n := sleepers(t); n != 0; n = sleepers(t) {
+		if time.Now().After(deadline) {
+			t.Errorf("%d backends still sleep 10 s after the cancel", n)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // statement_timeout is a session setting like any other: replayed on the
 // backends, it cancels a statement on both clusters with the server's own
 // 57014, and the session goes on.
@@ -54,9 +70,7 @@ func TestStatementTimeoutPassesThrough(t *testing.T) {
 	if sqlstate(err) != "57014" || !strings.Contains(err.Error(), "statement timeout") {
 		t.Fatalf("sleep under statement_timeout: %v, want 57014 canceling statement due to statement timeout", err)
 	}
-	if n := sleepers(t); n != 0 {
-		t.Errorf("%d backends still sleep", n)
-	}
+	sleepersStop(t)
 	var one int
 	if err := c.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil || one != 1 {
 		t.Fatalf("the session after the timeout: %d, %v", one, err)
@@ -76,9 +90,7 @@ func TestMaxStatementTime(t *testing.T) {
 		if sqlstate(err) != "57014" || !strings.Contains(err.Error(), "limits.max_statement_time = 500ms") {
 			t.Fatalf("sleep past max_statement_time (%v): %v, want 57014 naming limits.max_statement_time", mode, err)
 		}
-		if n := sleepers(t); n != 0 {
-			t.Errorf("%d backends still sleep", n)
-		}
+		sleepersStop(t)
 		var one int
 		if err := c.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil || one != 1 {
 			t.Fatalf("the session after the cancel: %d, %v", one, err)
@@ -146,4 +158,44 @@ func TestMaxClientConns(t *testing.T) {
 	if v, _ := value(scrape(t, r), "sqlrouter_client_rejected_total"); v < 1 {
 		t.Errorf("client_rejected_total = %v", v)
 	}
+}
+
+// A statement cancelled by max time while it waits for a backend session
+// (the pool is full) never starts its part there once one frees up: a
+// cancel that went out before the part started would miss it, and the
+// part would run to its end.
+func TestMaxStatementTimeCancelsPartsNotStarted(t *testing.T) {
+	ctx := ctxT(t)
+	r := startRouter(t, nil, func(c *routerConfig) {
+		c.Limits.MaxStatementTime = 500 * time.Millisecond
+		c.Pool.MaxConnsPerNode = 1
+		c.Pool.AcquireTimeout = 30 * time.Second
+	})
+	sleep := twoClusterSleep(t, connect(t, nil))
+	// Another client holds s1's only session in a transaction.
+	holder := connect(t, r)
+	tx, err := holder.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "SELECT count(*) FROM customers WHERE id = $1", keyOn(t, "s1")); err != nil {
+		t.Fatal(err)
+	}
+	c := connect(t, r)
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Exec(ctx, sleep, pgx.QueryExecModeSimpleProtocol)
+		done <- err
+	}()
+	time.Sleep(time.Second) // past max time, still waiting for s1
+	tx.Commit(ctx)
+	select {
+	case err := <-done:
+		if sqlstate(err) != "57014" || !strings.Contains(err.Error(), "limits.max_statement_time") {
+			t.Errorf("sleep past max time while waiting for a session: %v, want 57014 naming limits.max_statement_time", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the statement ran on after its max time: a part started after the cancel")
+	}
+	sleepersStop(t)
 }

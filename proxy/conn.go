@@ -86,6 +86,9 @@ func (cs *clientSession) Send(msg pgproto3.BackendMessage) { cs.send(msg) }
 func (cs *clientSession) send(msg pgproto3.BackendMessage) {
 	if e, ok := msg.(*pgproto3.ErrorResponse); ok {
 		cs.countError(e.Code)
+		if e.Code == pgerror.QueryCanceled && cs.guard.timedOut.Load() {
+			e.Message = cs.guard.timeoutMessage()
+		}
 	}
 	buf, err := msg.Encode(cs.wbuf)
 	if err != nil {
@@ -188,6 +191,9 @@ func (cs *clientSession) beginRequest() {
 	cs.atReady = false
 	cs.requestStart = time.Now()
 	cs.guard.begin()
+	if cs.exec != nil {
+		cs.exec.BeginRequest()
+	}
 }
 
 // endRequest notes the end of a request (its ReadyForQuery).

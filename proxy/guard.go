@@ -161,6 +161,11 @@ func (g *guard) watchClient(stop, done chan struct{}) {
 	}
 }
 
+// timeoutMessage is the message of a request stopped by max time.
+func (g *guard) timeoutMessage() string {
+	return "canceling statement due to the router's statement time limit (limits.max_statement_time = " + g.cs.srv.cfg.MaxStatementTime.String() + ")"
+}
+
 // rewriteTimeout makes the cancel error of a request stopped by max time
 // say so (the servers only know a cancel request came).
 func (g *guard) rewriteTimeout(body []byte) []byte {
@@ -171,7 +176,7 @@ func (g *guard) rewriteTimeout(body []byte) []byte {
 	if err := msg.Decode(body); err != nil {
 		return body
 	}
-	msg.Message = "canceling statement due to the router's statement time limit (limits.max_statement_time = " + g.cs.srv.cfg.MaxStatementTime.String() + ")"
+	msg.Message = g.timeoutMessage()
 	buf, err := msg.Encode(nil)
 	if err != nil {
 		return body
