@@ -91,6 +91,7 @@ var statementClasses = []statementClass{
 	{name: "PointSelectParam", sql: "SELECT id, name, email FROM customers WHERE id = $1", prepared: true, paramOIDs: []uint32{20}, bind: [][]byte{[]byte("42")}},
 	{name: "InsertRow", sql: "INSERT INTO customers (id, name, email) VALUES (%d, 'name', 'n@example.com')"},
 	{name: "UpdateByKey", sql: "UPDATE customers SET balance = balance + 5 WHERE id = %d"},
+	{name: "UpdateReference", sql: "UPDATE countries SET name = name || 'x' WHERE code = '%d'"},
 	{name: "Insert20Rows", sql: insertRows()},
 	{name: "Join3Tables", sql: `SELECT c.name, o.id, o.amount, k.name
 FROM customers c

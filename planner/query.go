@@ -19,6 +19,7 @@ type Query struct {
 
 	one    [1]Statement
 	route  Route
+	bcast  Broadcast
 	pins   [1]Pin
 	vals   [2]KeyExpr
 	static [1]string

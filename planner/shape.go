@@ -80,6 +80,9 @@ type routeTemplate struct {
 	// readOnly, tempObjects and sessionState are as in Route and
 	// Statement.
 	readOnly, tempObjects, sessionState bool
+	// broadcast, for a write to reference tables, is the shape's plan:
+	// every copy gets the statement's own text, whatever its literals.
+	broadcast *Broadcast
 	// The statement is text[start:len(text)-tail]; charOffset is the
 	// number of characters before it. Only blanks and comments lie
 	// outside it, so these are the same for every text of the shape.
@@ -149,6 +152,13 @@ func buildTemplate(ctx *Context, sql string, n *normalizer, tree *pg_query.Parse
 		} else {
 			t.pins = p.Target.Pins
 		}
+	case *Broadcast:
+		// A write to reference tables goes to every copy as written; its
+		// literals decide nothing (the plan names no key).
+		if !p.DataWrite || p.rewritten || p.SQL != text || p.Coordinator || p.Command != "" || p.Sequences != nil {
+			return nil
+		}
+		t.broadcast = p
 	case *SplitInsert:
 		// Rows that all land on one cluster make a Route, as for a text
 		// whose keys are all constants (splitOrRoute).
@@ -246,6 +256,13 @@ func (t *routeTemplate) instantiate(sql string, n *normalizer, q *Query) bool {
 		keys = append(keys, k)
 	}
 	text := sql[t.start : len(sql)-t.tail]
+	if t.broadcast != nil {
+		q.bcast = *t.broadcast
+		q.bcast.SQL = text
+		q.Stmts = append(q.Stmts[:0], Statement{SQL: text, CharOffset: t.charOffset, Consistency: consistencyHint(text),
+			TempObjects: t.tempObjects, SessionState: t.sessionState, Plan: &q.bcast})
+		return true
+	}
 	r := &q.route
 	*r = Route{SQL: text, Target: t.target, Write: t.write, ReadOnly: t.readOnly}
 	if t.pins != nil {
