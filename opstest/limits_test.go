@@ -82,12 +82,15 @@ func TestStatementTimeoutPassesThrough(t *testing.T) {
 // transaction.
 func TestMaxStatementTime(t *testing.T) {
 	ctx := ctxT(t)
-	r := startRouter(t, nil, func(c *routerConfig) { c.Limits.MaxStatementTime = 500 * time.Millisecond })
+	// 2 s: long enough for every part to have reached its server before
+	// the cancel, even on a loaded machine (a server that has not read its
+	// query yet discards a cancel, as it would a client's).
+	r := startRouter(t, nil, func(c *routerConfig) { c.Limits.MaxStatementTime = 2 * time.Second })
 	c := connect(t, r)
 	sleep := twoClusterSleep(t, connect(t, nil))
 	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement} {
 		_, err := c.Exec(ctx, sleep, mode)
-		if sqlstate(err) != "57014" || !strings.Contains(err.Error(), "limits.max_statement_time = 500ms") {
+		if sqlstate(err) != "57014" || !strings.Contains(err.Error(), "limits.max_statement_time = 2s") {
 			t.Fatalf("sleep past max_statement_time (%v): %v, want 57014 naming limits.max_statement_time", mode, err)
 		}
 		sleepersStop(t)
@@ -167,7 +170,7 @@ func TestMaxClientConns(t *testing.T) {
 func TestMaxStatementTimeCancelsPartsNotStarted(t *testing.T) {
 	ctx := ctxT(t)
 	r := startRouter(t, nil, func(c *routerConfig) {
-		c.Limits.MaxStatementTime = 500 * time.Millisecond
+		c.Limits.MaxStatementTime = 2 * time.Second
 		c.Pool.MaxConnsPerNode = 1
 		c.Pool.AcquireTimeout = 30 * time.Second
 	})
@@ -187,7 +190,7 @@ func TestMaxStatementTimeCancelsPartsNotStarted(t *testing.T) {
 		_, err := c.Exec(ctx, sleep, pgx.QueryExecModeSimpleProtocol)
 		done <- err
 	}()
-	time.Sleep(time.Second) // past max time, still waiting for s1
+	time.Sleep(3 * time.Second) // past max time, still waiting for s1
 	tx.Commit(ctx)
 	select {
 	case err := <-done:
