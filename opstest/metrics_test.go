@@ -189,3 +189,15 @@ func TestReadyzWaitsForTheShardMap(t *testing.T) {
 	})
 	stack.Etcd.Delete(ctx, key)
 }
+
+// Go's profiler is served on the metrics listener only when
+// metrics.pprof asks for it.
+func TestPprofOnlyWhenAsked(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		r := startRouter(t, nil, func(c *routerConfig) { c.Metrics.Pprof = on })
+		code, body := get(t, endpoint(r, "/debug/pprof/"))
+		if served := code == http.StatusOK && strings.Contains(body, "goroutine"); served != on {
+			t.Errorf("metrics.pprof = %v: GET /debug/pprof/ answered %d", on, code)
+		}
+	}
+}
