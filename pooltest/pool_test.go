@@ -298,10 +298,24 @@ func TestDeadPooledConnectionsAreReplaced(t *testing.T) {
 		}
 	}
 	probe := primary(t, "s0")
-	if _, err := probe.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND datname = 'app' AND state = 'idle'"); err != nil {
+	var killed []int32
+	if err := probe.QueryRow(ctx, "SELECT coalesce(array_agg(pid), '{}') FROM (SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND datname = 'app' AND state = 'idle') k").Scan(&killed); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond)
+	// Wait for the servers to be gone (their sockets closed), not a
+	// fixed time.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var left int
+		if err := probe.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1)", killed).Scan(&left); err != nil {
+			t.Fatal(err)
+		}
+		if left == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d terminated backends still there after 10 s", left)
+		}
+	}
 	for i := range 2 * connsPerNode {
 		if _, err := c.Exec(ctx, "SELECT count(*) FROM customers"); err != nil {
 			t.Fatalf("statement %d after the server closed idle connections: %v", i, err)
