@@ -100,6 +100,11 @@ func (r *recorder) write(batch []*recordReq) {
 		// Some key has a decision already, or the outcome is unknown:
 		// writing each on its own below settles both cases exactly.
 	}
+	if len(batch) == 1 {
+		r.txns.Add(1)
+		batch[0].done <- r.single(ctx, batch[0].key, batch[0].val, batch[0].d)
+		return
+	}
 	var wg sync.WaitGroup
 	for _, req := range batch {
 		r.txns.Add(1)
