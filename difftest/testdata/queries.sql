@@ -495,6 +495,14 @@ SELECT count(*) FILTER (WHERE (NOT active OR tier > 1) IS NULL), count(*) FILTER
 
 SELECT id FROM customers WHERE (NOT active) IS NULL ORDER BY id
 
+-- and every other operand it would print bare: BETWEEN bounds, IN and
+-- comparison operands, nested tests
+SELECT count(*) FILTER (WHERE active BETWEEN (tier > 1 OR email IS NULL) AND true), count(*) FILTER (WHERE (tier > 1 AND active) NOT BETWEEN false AND (email IS NULL)) FROM customers
+
+SELECT count(*) FILTER (WHERE (active OR tier > 2) IN (false)), count(*) FILTER (WHERE (email IS NULL) IS NULL), count(*) FILTER (WHERE ((NOT active) IS TRUE) IS NOT NULL) FROM customers
+
+SELECT tier, count(*) FROM customers WHERE (tier > 1 OR active) IS DISTINCT FROM (email IS NULL AND active) GROUP BY tier ORDER BY tier
+
 -- errors
 -- error 22012
 SELECT sum(qty) / 0 FROM orders
