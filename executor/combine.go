@@ -21,11 +21,7 @@ func (s *Session) runCombine(ctx context.Context, cb *planner.Combine, bound *bo
 	if s.pipe.failed {
 		return nil
 	}
-	var params planner.Params
-	var oids []uint32
-	if bound != nil {
-		params, oids = bound.params, bound.oids
-	}
+	params, oids := bound.values()
 	tx, err := s.openCoordinator(ctx)
 	if err != nil {
 		return s.stmtError(ctx, err)

@@ -147,7 +147,7 @@ func (r *copyIn) key(row copyRow) (shardmap.Key, *copyError) {
 	if err != nil {
 		e := base
 		e.hasCol, e.column, e.value = true, t.Key, string(row.key)
-		e.code, e.message = pgerror.InvalidTextRepresentation, fmt.Sprintf("invalid input syntax for type %s: \"%s\"", keyTypeName(r.keyType), row.key)
+		e.code, e.message = pgerror.InvalidTextRepresentation, fmt.Sprintf("invalid input syntax for type %s: \"%s\"", r.keyType.MessageName(), row.key)
 		if r.binary {
 			e.code, e.message, e.value = "22P03", "incorrect binary data format", ""
 			e.hasCol = false
@@ -235,17 +235,4 @@ func (r *copyIn) send(ctx context.Context, t *copyTarget, all bool) {
 		}
 	}
 	t.buf = t.buf[:copy(t.buf, data)]
-}
-
-// keyTypeName is the name PostgreSQL gives a key type in messages.
-func keyTypeName(t shardmap.KeyType) string {
-	switch t {
-	case shardmap.KeyTypeSmallint:
-		return "smallint"
-	case shardmap.KeyTypeInt:
-		return "integer"
-	case shardmap.KeyTypeBigint:
-		return "bigint"
-	}
-	return string(t)
 }

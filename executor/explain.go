@@ -23,11 +23,7 @@ func (s *Session) runExplain(ctx context.Context, e *planner.ExplainPlan, bound 
 	if s.pipe.failed {
 		return nil
 	}
-	var params planner.Params
-	var oids []uint32
-	if bound != nil {
-		params, oids = bound.params, bound.oids
-	}
+	params, oids := bound.values()
 	inner := e.Inner
 	type shardPlan struct {
 		Step    string          `json:"Step"`

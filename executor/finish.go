@@ -163,11 +163,7 @@ func (s *Session) runFinish(ctx context.Context, f *planner.Finish, bound *bound
 	if s.pipe.failed {
 		return nil
 	}
-	var params planner.Params
-	var oids []uint32
-	if bound != nil {
-		params, oids = bound.params, bound.oids
-	}
+	params, oids := bound.values()
 	tx, err := s.openCoordinator(ctx)
 	if err != nil {
 		return s.stmtError(ctx, err)
@@ -219,11 +215,7 @@ func (s *Session) load(ctx context.Context, cc *conn, table string, positional b
 	if err != nil {
 		return nil, nil, err
 	}
-	fields, err := describeOn(ctx, conns[0], sql, gOIDs)
-	if err != nil {
-		return nil, nil, err
-	}
-	types, err := s.columnTypes(ctx, conns[0], fields)
+	fields, types, err := s.describeTyped(ctx, conns[0], sql, gOIDs)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -617,11 +609,7 @@ func (s *Session) describeFinish(ctx context.Context, f *planner.Finish, oids []
 				gOIDs[i] = oids[n-1]
 			}
 		}
-		fields, err := describeOn(ctx, conns[0], g.SQL, gOIDs)
-		if err != nil {
-			return s.fail(ctx, err)
-		}
-		types, err := s.columnTypes(ctx, conns[0], fields)
+		fields, types, err := s.describeTyped(ctx, conns[0], g.SQL, gOIDs)
 		if err != nil {
 			return s.fail(ctx, err)
 		}

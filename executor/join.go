@@ -172,11 +172,7 @@ func (s *Session) runJoin(ctx context.Context, j *planner.Join, bound *boundPara
 	if s.pipe.failed {
 		return nil
 	}
-	var params planner.Params
-	var oids []uint32
-	if bound != nil {
-		params, oids = bound.params, bound.oids
-	}
+	params, oids := bound.values()
 	ch, err := s.chooseJoin(ctx, j, params, oids, hint)
 	if err != nil {
 		return s.stmtError(ctx, err)
@@ -214,11 +210,7 @@ var errCannotShip = errors.New("the join sides cannot be shipped")
 // ship reads the sides a shipping strategy moves and returns the worker
 // plan that reads them from parameters, with those parameters.
 func (s *Session) ship(ctx context.Context, j *planner.Join, ch *joinChoice, bound *boundParams, hint string) (planner.Plan, *boundParams, error) {
-	var params planner.Params
-	var oids []uint32
-	if bound != nil {
-		params, oids = bound.params, bound.oids
-	}
+	params, oids := bound.values()
 	shipped := &boundParams{}
 	if bound != nil {
 		*shipped = *bound

@@ -91,11 +91,7 @@ func (s *Session) readSide(ctx context.Context, g *planner.Gather, params planne
 	if err != nil {
 		return nil, err
 	}
-	fields, err := describeOn(ctx, conns[0], g.SQL, gOIDs)
-	if err != nil {
-		return nil, err
-	}
-	types, err := s.columnTypes(ctx, conns[0], fields)
+	fields, types, err := s.describeTyped(ctx, conns[0], g.SQL, gOIDs)
 	if err != nil {
 		return nil, err
 	}

@@ -86,3 +86,17 @@ func (c *conn) queryText(ctx context.Context, sql string) ([][]string, error) {
 	}
 	return c.awaitReady(ctx)
 }
+
+// describeTyped describes sql on c and names the type of each of its
+// columns, for a temporary table that will hold its rows.
+func (s *Session) describeTyped(ctx context.Context, c *conn, sql string, oids []uint32) ([]pgproto3.FieldDescription, []string, error) {
+	fields, err := describeOn(ctx, c, sql, oids)
+	if err != nil {
+		return nil, nil, err
+	}
+	types, err := s.columnTypes(ctx, c, fields)
+	if err != nil {
+		return nil, nil, err
+	}
+	return fields, types, nil
+}

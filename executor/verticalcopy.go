@@ -80,11 +80,7 @@ func (s *Session) stagedTypes(ctx context.Context, p *planner.VerticalCopyIn) (m
 		if err != nil {
 			return nil, err
 		}
-		fields, err := describeOn(ctx, conns[0], g.Describe, nil)
-		if err != nil {
-			return nil, err
-		}
-		types, err := s.columnTypes(ctx, conns[0], fields)
+		_, types, err := s.describeTyped(ctx, conns[0], g.Describe, nil)
 		if err != nil {
 			return nil, err
 		}

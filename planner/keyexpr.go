@@ -275,30 +275,17 @@ func ParseKeyText(t shardmap.KeyType, s string) (shardmap.Key, error) { return p
 func parseKeyText(t shardmap.KeyType, s string) (shardmap.Key, error) {
 	k, err := shardmap.ParseKey(t, s)
 	if err != nil {
-		return k, keyInputError(t, s, err)
+		return k, keyInputError(t, s)
 	}
 	return k, nil
 }
 
-func keyInputError(t shardmap.KeyType, s string, err error) error {
+// keyInputError is the error PostgreSQL's input function gives for s.
+func keyInputError(t shardmap.KeyType, s string) error {
 	if t.Kind() == shardmap.KindInt && isIntegerText(s) {
-		return pgerror.New(pgerror.NumericValueOutOfRange, "value \"%s\" is out of range for type %s", s, pgTypeName(t))
+		return pgerror.New(pgerror.NumericValueOutOfRange, "value \"%s\" is out of range for type %s", s, t.MessageName())
 	}
-	_ = err
-	return pgerror.New(pgerror.InvalidTextRepresentation, "invalid input syntax for type %s: \"%s\"", pgTypeName(t), s)
-}
-
-// pgTypeName is the name PostgreSQL uses for a key type in messages.
-func pgTypeName(t shardmap.KeyType) string {
-	switch t {
-	case shardmap.KeyTypeSmallint:
-		return "smallint"
-	case shardmap.KeyTypeInt:
-		return "integer"
-	case shardmap.KeyTypeBigint:
-		return "bigint"
-	}
-	return string(t)
+	return pgerror.New(pgerror.InvalidTextRepresentation, "invalid input syntax for type %s: \"%s\"", t.MessageName(), s)
 }
 
 func isIntegerText(s string) bool {

@@ -70,3 +70,17 @@ func (t KeyType) PGName() string {
 	}
 	return ""
 }
+
+// MessageName is the name PostgreSQL gives the type in error messages
+// (smallint, integer, bigint, text, uuid).
+func (t KeyType) MessageName() string {
+	switch t {
+	case KeyTypeSmallint:
+		return "smallint"
+	case KeyTypeInt:
+		return "integer"
+	case KeyTypeBigint:
+		return "bigint"
+	}
+	return string(t)
+}
